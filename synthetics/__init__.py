@@ -1,0 +1,1 @@
+"""Probing, matching and diagnosis shared by the checks and the fixtures."""

@@ -1,0 +1,47 @@
+"""Keeps secrets out of everything the suite writes: messages, attachments, the verdict."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+from synthetics.target import Target
+
+__all__ = ["REDACTED", "Redactor"]
+
+REDACTED = "[REDACTED]"
+
+# Shapes that are secret whatever their source: Matrix access tokens, bearer headers, tokens in URLs.
+_PATTERNS = (
+    re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer\s+)?[^\s,;\"']+"),
+    re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)([?&](?:access_token|token|password|secret)=)[^&#\s\"']+"),
+    re.compile(r"(?i)(\"(?:access_token|password|new_password|token|registration_shared_secret)\"\s*:\s*\")[^\"]*"),
+    re.compile(r"()\bsy[tr]_[A-Za-z0-9_]{8,}"),
+    re.compile(r"()\bAKIA[0-9A-Z]{16}\b"),
+)
+
+# Shorter values are too likely to match ordinary text to be replaced literally.
+_MIN_LITERAL = 6
+
+
+class Redactor:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        literals = sorted({s for s in secrets if s and len(s) >= _MIN_LITERAL}, key=len, reverse=True)
+        self._literals = tuple(literals)
+
+    @classmethod
+    def for_target(cls, target: Target | None, environ: Mapping[str, str] | None = None) -> Redactor:
+        environ = os.environ if environ is None else environ
+        names: list[str] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+        if target is not None:
+            names += [n for n in (target.credentials.admin_token_env, target.credentials.canary_token_env) if n]
+        return cls(environ.get(name, "") for name in names)
+
+    def __call__(self, text: str) -> str:
+        for literal in self._literals:
+            text = text.replace(literal, REDACTED)
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        return text

@@ -1,0 +1,16 @@
+from synthetics.redact import REDACTED, Redactor
+
+
+def test_known_secret_values_and_secret_shapes_are_redacted() -> None:
+    redact = Redactor(["s3cr3t-token-value"])
+    text = redact(
+        "token s3cr3t-token-value; Authorization: Bearer abc.def; GET /sync?access_token=xyz&since=1; "
+        '{"password": "hunter22"} syt_dGVzdA_abcdefghijklmno_123'
+    )
+    for secret in ("s3cr3t-token-value", "abc.def", "xyz", "hunter22", "syt_dGVzdA"):
+        assert secret not in text
+    assert "since=1" in text and text.count(REDACTED) >= 5
+
+
+def test_short_values_are_not_replaced_literally() -> None:
+    assert Redactor(["ab"])("a cab") == "a cab"

@@ -1,0 +1,114 @@
+"""The target file contract: parsed once, strictly, with the key path in every error."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from synthetics.target import TargetError, load_target, parse_target
+
+REPO = Path(__file__).resolve().parents[2]
+MINIMAL = {"name": "t", "homeserver": {"base_url": "https://chat.example.org", "server_name": "example.org"}}
+
+
+def parse(document: object, environ: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return parse_target(document, source="t.yaml", base_dir=Path("/"), environ=environ or {})
+
+
+def with_key(path: str, value: object) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(yaml.safe_dump(MINIMAL))
+    node = document
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    return document
+
+
+def test_prod_target_carries_the_runbook_values() -> None:
+    target = load_target(REPO / "targets" / "prod.yaml", environ={"SYNAPSE_MEDIA_BUCKET": "media-bucket"})
+    assert target.homeserver is not None
+    assert target.homeserver.base_url == "https://chat.thephenom.app"
+    assert target.homeserver.server_name == "thephenom.app"
+    assert target.edge.provider == "cloudflare"
+    assert target.aws is not None and target.aws.ecs is not None and target.aws.rds is not None
+    assert (target.aws.profile, target.aws.region) == ("phenom", "us-east-1")
+    assert (target.aws.ecs.cluster, target.aws.ecs.service) == ("phenom-prod-cluster", "synapse")
+    assert (target.aws.rds.instance, target.aws.rds.database) == ("phenom-prod-postgres", "synapse")
+    assert target.aws.s3 is not None and target.aws.s3.media_bucket == "media-bucket"
+    assert target.aws.logs is not None and target.aws.logs.group == "/ecs/synapse"
+
+
+def test_an_unset_variable_leaves_the_value_absent_and_names_the_variable() -> None:
+    target = load_target(REPO / "targets" / "prod.yaml", environ={})
+    assert target.aws is not None and target.aws.s3 is not None
+    assert target.aws.s3.media_bucket is None
+    assert "SYNAPSE_MEDIA_BUCKET" in target.why_absent("aws.s3.media_bucket")
+
+
+def test_variables_expand_with_defaults() -> None:
+    document = with_key("homeserver.base_url", "https://${HOST:-chat.example.org}")
+    assert parse(document).homeserver.base_url == "https://chat.example.org"
+    assert parse(document, {"HOST": "other.example"}).homeserver.base_url == "https://other.example"
+
+
+def test_the_local_target_is_embedded() -> None:
+    target = load_target(REPO / "targets" / "local.yaml")
+    assert target.embedded and target.homeserver is None
+
+
+def test_connect_to_maps_host_port_pairs() -> None:
+    target = parse(with_key("network.connect_to", {"chat.example.org:443": "127.0.0.1:8443"}))
+    assert target.network.connect_to == {("chat.example.org", 443): ("127.0.0.1", 8443)}
+
+
+@pytest.mark.parametrize(
+    ("document", "key_path", "problem"),
+    [
+        (with_key("homeserver.base_url", "http://chat.example.org"), "homeserver.base_url", "https://"),
+        (with_key("homeserver.base_url", "https://u:p@chat.example.org"), "homeserver.base_url", "credentials"),
+        (with_key("homeserver.server_name", "bad name!"), "homeserver.server_name", "not a valid host"),
+        (with_key("homeserver.delegation", "chat.example.org:99999"), "homeserver.delegation", "port"),
+        (with_key("homeserver.colour", "blue"), "homeserver.colour", "unknown key"),
+        (with_key("edge.provider", "akamai"), "edge.provider", "'cloudflare' or 'none'"),
+        (with_key("tls.min_days_remaining", "14"), "tls.min_days_remaining", "whole number"),
+        (with_key("dns.nameservers", ["dns.example"]), "dns.nameservers[0]", "IP address"),
+        (with_key("network.timeout_s", 0), "network.timeout_s", "between"),
+        (
+            with_key("network.connect_to", {"chat.example.org": "127.0.0.1:1"}),
+            "network.connect_to.chat.example.org",
+            "host:port",
+        ),
+        (with_key("aws", {"profile": "p"}), "aws.region", "required"),
+        (with_key("aws", {"region": "us-east-1", "ecs": {"cluster": "c"}}), "aws.ecs.service", "required"),
+        (
+            with_key("credentials.admin_token_env", "syt_abc secret"),
+            "credentials.admin_token_env",
+            "environment variable",
+        ),
+        ({"homeserver": MINIMAL["homeserver"]}, "name", "required"),
+        ({"name": "t"}, "homeserver", "required"),
+        ({"name": "t", "embedded": True, "edge": {"provider": "none"}}, "edge", "generated at boot"),
+        (["a list"], "", "mapping"),
+        (None, "", "empty"),
+    ],
+)
+def test_a_bad_target_names_the_key_path_and_the_problem(document: object, key_path: str, problem: str) -> None:
+    with pytest.raises(TargetError) as raised:
+        parse(document)
+    assert raised.value.key_path == key_path
+    assert problem in raised.value.problem
+    assert str(raised.value).startswith("t.yaml: ")
+
+
+def test_a_yaml_error_gives_the_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: t\nhomeserver: [\n")
+    with pytest.raises(TargetError, match=r"broken.yaml: not valid YAML at line \d+"):
+        load_target(broken)
+
+
+def test_a_missing_ca_bundle_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match=r"tls\.ca_bundle: no such file"):
+        parse_target(with_key("tls.ca_bundle", "nope.pem"), source="t.yaml", base_dir=tmp_path, environ={})
