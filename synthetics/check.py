@@ -1,0 +1,75 @@
+"""Check metadata, declared next to each check: layer, severity and the failure mode it detects."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import allure
+import pytest
+
+from synthetics.catalogue import CATALOGUE
+
+__all__ = ["LAYERS", "SEVERITIES", "CheckInfo", "check", "check_info", "current_check"]
+
+# Bottom of the stack first; the order is used to put a root cause before its consequences.
+LAYERS = ("dns", "tls", "edge", "client-api", "federation", "aws", "journey", "admin", "security")
+SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
+MARKER = "check"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    id: str
+    title: str
+    layer: str
+    severity: str
+    detects: str
+
+
+# The check running now, so an assertion helper can name the failure mode the check declared.
+current_check: contextvars.ContextVar[CheckInfo | None] = contextvars.ContextVar("current_check", default=None)
+
+
+def check(*, layer: str, severity: str, detects: str, title: str) -> Callable[[F], F]:
+    """Declares a function as a check. Mistakes fail at import, not at 3 a.m."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r}; known: {', '.join(SEVERITIES)}")
+    if detects not in CATALOGUE:
+        raise ValueError(f"unknown failure mode {detects!r}; known: {', '.join(CATALOGUE)}")
+
+    def decorate(function: F) -> F:
+        for apply in (
+            getattr(pytest.mark, MARKER)(layer=layer, severity=severity, detects=detects, title=title),
+            allure.title(title),
+            allure.feature(layer),
+            allure.severity(severity),
+            allure.tag(detects),
+        ):
+            function = apply(function)
+        return function
+
+    return decorate
+
+
+def check_info(item: pytest.Item) -> CheckInfo | None:
+    marker = item.get_closest_marker(MARKER)
+    if marker is None:
+        return None
+    module = item.module.__name__ if isinstance(item, pytest.Function) and item.module else ""
+    area = module.rsplit(".", 1)[-1]
+    name = item.originalname if isinstance(item, pytest.Function) else item.name
+    name = name.removeprefix("test_")
+    return CheckInfo(
+        id=f"{area}.{name}",
+        title=marker.kwargs["title"],
+        layer=marker.kwargs["layer"],
+        severity=marker.kwargs["severity"],
+        detects=marker.kwargs["detects"],
+    )

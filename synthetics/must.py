@@ -1,0 +1,58 @@
+"""Assertion helpers that fail a check with a failure mode, what was expected and what was seen."""
+
+from __future__ import annotations
+
+from synthetics.check import current_check
+from synthetics.diagnose import read_failure
+from synthetics.match import Matcher
+from synthetics.probe import Exchange
+
+__all__ = ["CheckFailed", "fail", "match_response"]
+
+
+class CheckFailed(AssertionError):
+    """A check found its fault. The message starts with the failure mode, for people and for Allure."""
+
+    def __init__(self, failure_mode: str, message: str) -> None:
+        super().__init__(f"[{failure_mode}] {message}")
+        self.failure_mode = failure_mode
+        self.detail = message
+
+
+def _declared_mode() -> str:
+    info = current_check.get()
+    return info.detects if info else "origin-down"
+
+
+def fail(message: str, *, failure_mode: str | None = None) -> CheckFailed:
+    """Builds the failure for `raise`; the failure mode defaults to the one the check declared."""
+    return CheckFailed(failure_mode or _declared_mode(), message)
+
+
+def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: str | None = None) -> None:
+    """Fails unless every matcher is satisfied.
+
+    When the exchange itself proves a lower-layer fault (no response, a Cloudflare 52x, a challenge),
+    that fault is named, since it is the cause and the check's own expectation only its symptom.
+    """
+    __tracebackhide__ = True
+    problems = [problem for matcher in matchers if (problem := matcher(exchange))]
+    if exchange.error is None and not problems:
+        return
+    reading = read_failure(exchange)
+    mode = reading.failure_mode if reading else (failure_mode or _declared_mode())
+    seen = problems[0] if problems else f"no response ({exchange.error})"
+    parts = [f"{exchange.request_line}: {seen}"]
+    if reading:
+        parts.append(reading.meaning)
+    if exchange.error is None:
+        parts.append(_edge_trace(exchange))
+    if exchange.reused_failure:
+        parts.append("not retried: an earlier probe of this host already failed this way")
+    raise CheckFailed(mode, "; ".join(p for p in parts if p))
+
+
+def _edge_trace(exchange: Exchange) -> str:
+    server, ray = exchange.header("server"), exchange.header("cf-ray")
+    bits = [f"server: {server}" if server else "", f"cf-ray: {ray}" if ray else ""]
+    return ", ".join(b for b in bits if b)

@@ -1,0 +1,241 @@
+"""HTTP probing: one request per URL serves every check that needs it, each with a deadline.
+
+`connect_to` is applied where the TCP connection is made, so the URL, SNI and the HTTP/2
+`:authority` still name the real host (as `curl --connect-to` does).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+
+from synthetics.target import Target
+
+__all__ = ["MAX_BODY_BYTES", "Exchange", "ProbeError", "Prober"]
+
+MAX_BODY_BYTES = 1 << 20
+USER_AGENT = "synapse-synthetics/0.1 (+https://github.com/matrix-org/synapse)"
+
+
+@dataclass(frozen=True)
+class ProbeError:
+    """Why no HTTP response came back. `kind` is one of the names below."""
+
+    kind: str  # dns | refused | connect-timeout | tls | timeout | protocol | too-large | network
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and what came back: the evidence every HTTP assertion reads."""
+
+    method: str
+    url: str
+    status: int | None = None
+    http_version: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    elapsed_s: float = 0.0
+    error: ProbeError | None = None
+    reused_failure: bool = False
+
+    @property
+    def request_line(self) -> str:
+        return f"{self.method} {self.url}"
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; raises ValueError with a readable reason."""
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            excerpt = self.text[:80].replace("\n", " ")
+            raise ValueError(f"body is not JSON ({error.__class__.__name__}): {excerpt!r}") from None
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.request_line} -> no response ({self.error})"
+        return f"{self.request_line} -> {self.http_version} {self.status} in {self.elapsed_s * 1000:.0f} ms"
+
+
+class _ConnectToBackend(httpcore.NetworkBackend):
+    """Connects to the mapped address; everything above TCP still sees the requested host."""
+
+    def __init__(self, mapping: Mapping[tuple[str, int], tuple[str, int]]) -> None:
+        self._mapping = dict(mapping)
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        host, port = self._mapping.get((host, port), (host, port))
+        return self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        return self._backend.connect_unix_socket(path, timeout, socket_options)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _Transport(httpx.HTTPTransport):
+    def __init__(self, ssl_context: ssl.SSLContext, connect_to: Mapping[tuple[str, int], tuple[str, int]]) -> None:
+        super().__init__(verify=ssl_context, http2=True, trust_env=False)
+        # httpx has no public hook for the network backend; the pool it builds is replaced whole.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            http1=True,
+            http2=True,
+            max_connections=20,
+            max_keepalive_connections=10,
+            network_backend=_ConnectToBackend(connect_to),
+        )
+
+
+def ssl_context_for(target: Target) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=target.tls.ca_bundle)
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    return context
+
+
+class Prober:
+    """Makes and remembers HTTP exchanges for one run. Thread-safe, so probes can run concurrently."""
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._timeout = target.network.timeout_s
+        self._client = httpx.Client(
+            transport=_Transport(ssl_context_for(target), target.network.connect_to),
+            timeout=httpx.Timeout(self._timeout),
+            headers={"user-agent": USER_AGENT},
+            follow_redirects=False,
+        )
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._exchanges: dict[tuple[Any, ...], Exchange] = {}
+        self._dead_origins: dict[tuple[str, int], ProbeError] = {}
+
+    def url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        assert self._target.homeserver is not None
+        return self._target.homeserver.base_url + path_or_url
+
+    def get(self, path_or_url: str, *, headers: Mapping[str, str] | None = None) -> Exchange:
+        """The exchange for this URL, made once per run whoever asks first."""
+        url = self.url(path_or_url)
+        key = ("GET", url, tuple(sorted((headers or {}).items())))
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self._exchanges:
+                self._exchanges[key] = self._exchange("GET", url, headers or {})
+            return self._exchanges[key]
+
+    def _exchange(self, method: str, url: str, headers: Mapping[str, str]) -> Exchange:
+        parts = urlsplit(url)
+        origin = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        with self._lock:
+            dead = self._dead_origins.get(origin)
+        if dead is not None:
+            # One timeout per dead host, not one per check.
+            return Exchange(method=method, url=url, error=dead, reused_failure=True)
+        started = time.monotonic()
+        deadline = started + self._timeout * 2
+        try:
+            with self._client.stream(method, url, headers=dict(headers)) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise _Abort(ProbeError("too-large", f"body larger than {MAX_BODY_BYTES} bytes"))
+                    if time.monotonic() > deadline:
+                        raise _Abort(ProbeError("timeout", f"body still arriving after {deadline - started:.1f} s"))
+                return Exchange(
+                    method=method,
+                    url=url,
+                    status=response.status_code,
+                    http_version=response.http_version,
+                    headers={k.lower(): v for k, v in response.headers.items()},
+                    body=bytes(body),
+                    elapsed_s=time.monotonic() - started,
+                )
+        except _Abort as abort:
+            return Exchange(method=method, url=url, error=abort.error, elapsed_s=time.monotonic() - started)
+        except httpx.HTTPError as error:
+            probe_error = classify_transport_error(error, self._timeout)
+            if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+                with self._lock:
+                    self._dead_origins[origin] = probe_error
+            return Exchange(method=method, url=url, error=probe_error, elapsed_s=time.monotonic() - started)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _Abort(Exception):
+    def __init__(self, error: ProbeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def classify_transport_error(error: httpx.HTTPError, timeout_s: float) -> ProbeError:
+    causes = _causes(error)
+    if isinstance(error, httpx.ConnectTimeout):
+        return ProbeError("connect-timeout", f"no connection within {timeout_s:g} s")
+    if isinstance(error, httpx.TimeoutException):
+        return ProbeError("timeout", f"no answer within {timeout_s:g} s ({type(error).__name__})")
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            return ProbeError("dns", f"name resolution failed ({cause.strerror or cause})")
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return ProbeError("tls", f"certificate verification failed: {cause.verify_message or cause}")
+        if isinstance(cause, ssl.SSLError):
+            return ProbeError("tls", f"TLS handshake failed: {cause.reason or cause}")
+        if isinstance(cause, ConnectionRefusedError):
+            return ProbeError("refused", "connection refused")
+    text = str(error) or type(error).__name__
+    if "refused" in text.lower():
+        return ProbeError("refused", "connection refused")
+    if "certificate" in text.lower() or "ssl" in text.lower():
+        return ProbeError("tls", text)
+    if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
+        return ProbeError("dns", f"name resolution failed ({text})")
+    if isinstance(error, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+        return ProbeError("protocol", text)
+    return ProbeError("network", text)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen

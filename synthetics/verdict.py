@@ -1,0 +1,158 @@
+"""The verdict: one machine-readable answer per run, and the short summary a person reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from synthetics.catalogue import CATALOGUE, render_remediation
+from synthetics.check import LAYERS, SEVERITIES
+from synthetics.redact import Redactor
+from synthetics.target import Target
+
+__all__ = ["SCHEMA", "CheckRecord", "Verdict", "build_verdict", "summary_lines", "write_verdict"]
+
+SCHEMA = 1
+OUTCOMES = ("passed", "failed", "skipped", "error")
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    id: str
+    nodeid: str
+    layer: str
+    severity: str
+    outcome: str
+    failure_mode: str | None
+    message: str
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    status: str  # healthy | unhealthy | incomplete
+    started_at: str
+    duration_s: float
+    checks: tuple[CheckRecord, ...]
+    diagnosis: tuple[dict[str, Any], ...]
+    note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "schema": SCHEMA,
+            "target": self.target,
+            "status": self.status,
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 3),
+            "checks": [asdict(record) | {"duration_s": round(record.duration_s, 3)} for record in self.checks],
+            "diagnosis": list(self.diagnosis),
+        }
+        if self.note:
+            document["note"] = self.note
+        return document
+
+
+def _diagnose(records: tuple[CheckRecord, ...], target: Target | None) -> tuple[dict[str, Any], ...]:
+    failing: dict[str, list[CheckRecord]] = {}
+    for record in records:
+        if record.outcome == "failed" and record.failure_mode:
+            failing.setdefault(record.failure_mode, []).append(record)
+
+    def likelihood(item: tuple[str, list[CheckRecord]]) -> tuple[int, int, int, int]:
+        mode, evidence = item
+        # Root cause first: the lowest layer of the stack, then the gravest check, then the most evidence.
+        catalogue_rank = CATALOGUE[mode].rank if mode in CATALOGUE else 999
+        lowest_layer = min(LAYERS.index(r.layer) if r.layer in LAYERS else 99 for r in evidence)
+        gravest = min(SEVERITIES.index(r.severity) if r.severity in SEVERITIES else 99 for r in evidence)
+        return (catalogue_rank, lowest_layer, gravest, -len(evidence))
+
+    diagnosis = []
+    for mode_name, evidence in sorted(failing.items(), key=likelihood):
+        mode = CATALOGUE.get(mode_name)
+        entry: dict[str, Any] = {
+            "failure_mode": mode_name,
+            "title": f"{mode.symptom}: likely {mode.likely_cause[0].lower()}{mode.likely_cause[1:]}"
+            if mode
+            else mode_name,
+            "evidence": [r.id for r in evidence],
+            "remediation": render_remediation(mode, target) if mode and target else [],
+        }
+        if mode:
+            entry["symptom"], entry["likely_cause"] = mode.symptom, mode.likely_cause
+        entry["messages"] = [r.message for r in evidence]
+        diagnosis.append(entry)
+    return tuple(diagnosis)
+
+
+def build_verdict(
+    *,
+    target_name: str,
+    target: Target | None,
+    started_at: str,
+    duration_s: float,
+    records: list[CheckRecord],
+    complete: bool,
+    note: str = "",
+) -> Verdict:
+    ordered = tuple(sorted(records, key=lambda r: r.nodeid))
+    unhealthy = any(r.outcome in ("failed", "error") for r in ordered)
+    if unhealthy:
+        status = "unhealthy"
+    elif complete and any(r.outcome == "passed" for r in ordered):
+        status = "healthy"
+    else:
+        status = "incomplete"
+    return Verdict(
+        target=target_name,
+        status=status,
+        started_at=started_at,
+        duration_s=duration_s,
+        checks=ordered,
+        diagnosis=_diagnose(ordered, target),
+        note=note,
+    )
+
+
+def write_verdict(verdict: Verdict, path: Path, redact: Redactor) -> None:
+    """Writes atomically, so a reader never sees half a verdict; secrets are redacted on the way."""
+    text = redact(json.dumps(verdict.as_json(), indent=2, ensure_ascii=False)) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".verdict-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
+    counts = {outcome: sum(1 for r in verdict.checks if r.outcome == outcome) for outcome in OUTCOMES}
+    tally = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
+    lines = [
+        f"Synthetics: {verdict.status.upper()}: target {verdict.target}, {tally or 'no checks ran'}, "
+        f"{verdict.duration_s:.1f} s (verdict: {verdict_path})"
+    ]
+    if verdict.note:
+        lines.append(f"  note: {verdict.note}")
+    for number, entry in enumerate(verdict.diagnosis, start=1):
+        lines.append(f"{number}. [{entry['failure_mode']}] {entry.get('symptom', entry['title'])}")
+        if "likely_cause" in entry:
+            lines.append(f"   likely cause: {entry['likely_cause']}")
+        lines.append(f"   seen by: {', '.join(entry['evidence'])}")
+        for message in entry["messages"][:2]:
+            lines.append(f"   - {message}")
+        if entry["remediation"]:
+            lines.append("   what to do:")
+            lines.extend(f"     {step}" for step in entry["remediation"])
+    errored = [r for r in verdict.checks if r.outcome == "error"]
+    if errored:
+        lines.append(f"{len(errored)} check(s) could not run to a result (an error, not a finding):")
+        lines.extend(f"   - {r.id}: {r.message}" for r in errored[:5])
+    return lines

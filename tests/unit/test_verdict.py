@@ -1,0 +1,88 @@
+"""Verdict building: status, and the diagnosis ordered root cause first."""
+
+import json
+from pathlib import Path
+
+from synthetics.redact import Redactor
+from synthetics.target import load_target
+from synthetics.verdict import CheckRecord, build_verdict, write_verdict
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def record(nodeid: str, outcome: str, mode: str | None = None, layer: str = "client-api") -> CheckRecord:
+    return CheckRecord(
+        id=nodeid,
+        nodeid=nodeid,
+        layer=layer,
+        severity="critical",
+        outcome=outcome,
+        failure_mode=mode,
+        message=f"{nodeid} says {mode}",
+        duration_s=0.1,
+    )
+
+
+def verdict(records: list[CheckRecord], complete: bool = True):  # type: ignore[no-untyped-def]
+    return build_verdict(
+        target_name="prod",
+        target=load_target(REPO / "targets/prod.yaml", environ={}),
+        started_at="2026-01-01T00:00:00+00:00",
+        duration_s=1.0,
+        records=records,
+        complete=complete,
+    )
+
+
+def test_all_passed_is_healthy_with_no_diagnosis() -> None:
+    result = verdict([record("a", "passed"), record("b", "skipped")])
+    assert result.status == "healthy" and result.diagnosis == ()
+
+
+def test_a_failure_is_unhealthy_and_the_lower_layer_is_diagnosed_first() -> None:
+    result = verdict(
+        [
+            record("journey", "failed", "messaging-broken", layer="journey"),
+            record("versions", "failed", "origin-down"),
+            record("http2", "failed", "origin-down", layer="edge"),
+        ]
+    )
+    assert result.status == "unhealthy"
+    assert [d["failure_mode"] for d in result.diagnosis] == ["origin-down", "messaging-broken"]
+    first = result.diagnosis[0]
+    assert first["evidence"] == ["http2", "versions"]
+    assert any("--force-new-deployment" in step for step in first["remediation"])
+
+
+def test_an_interrupted_run_is_never_healthy() -> None:
+    assert verdict([record("a", "passed")], complete=False).status == "incomplete"
+    assert verdict([], complete=True).status == "incomplete"
+
+
+def test_the_written_verdict_follows_the_schema_and_holds_no_secret(tmp_path: Path) -> None:
+    leaky = CheckRecord(
+        id="a",
+        nodeid="a",
+        layer="edge",
+        severity="critical",
+        outcome="failed",
+        failure_mode="origin-down",
+        message="Authorization: Bearer topsecret99",
+        duration_s=0.2,
+    )
+    path = tmp_path / "v" / "verdict.json"
+    write_verdict(verdict([leaky]), path, Redactor(["topsecret99"]))
+    document = json.loads(path.read_text())
+    assert "topsecret99" not in path.read_text()
+    assert document["schema"] == 1 and document["target"] == "prod" and document["status"] == "unhealthy"
+    assert set(document["checks"][0]) == {
+        "id",
+        "nodeid",
+        "layer",
+        "severity",
+        "outcome",
+        "failure_mode",
+        "message",
+        "duration_s",
+    }
+    assert set(document["diagnosis"][0]) >= {"failure_mode", "title", "evidence", "remediation"}
