@@ -1,0 +1,69 @@
+"""Runs the suite the way people do (a `pytest` process) against the real reference deployment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# The deadline for one whole run of the suite by a test; a run that needs longer is a defect.
+RUN_DEADLINE_S = 180
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    returncode: int
+    output: str
+    verdict_path: Path
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.verdict_path.read_text())
+        return document
+
+    def outcomes(self) -> dict[str, str]:
+        return {check["id"]: check["outcome"] for check in self.verdict["checks"]}
+
+
+def run_suite(workdir: Path, *args: str, env: dict[str, str] | None = None) -> SuiteRun:
+    """`python -m pytest ARGS` from the repository, with its outputs kept under `workdir`."""
+    verdict = workdir / "verdict.json"
+    command = [
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+        f"--verdict={verdict}", f"--alluredir={workdir / 'allure-results'}", *args,
+    ]
+    completed = subprocess.run(
+        command, cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+        timeout=RUN_DEADLINE_S, stdin=subprocess.DEVNULL, check=False,
+    )
+    return SuiteRun(completed.returncode, completed.stdout + completed.stderr, verdict)
+
+
+@dataclass(frozen=True)
+class Reference:
+    deployment: Any  # stack.Deployment
+    target: Path
+
+
+@pytest.fixture(scope="session")
+def reference() -> Iterator[Reference]:
+    """One reference deployment shared by these tests; a fault test heals what it breaks."""
+    from stack import Deployment
+
+    # Not under pytest's basetemp (mode 0700): PostgreSQL runs as its own OS user and must reach it.
+    state_dir = Path(tempfile.gettempdir()) / f"synthetics-suite-tests-{os.getpid()}"
+    deployment = Deployment(state_dir)
+    target = deployment.up(owner_pid=os.getpid())
+    try:
+        yield Reference(deployment, target)
+    finally:
+        deployment.down()
