@@ -63,7 +63,7 @@ def check_info(item: pytest.Item) -> CheckInfo | None:
     if marker is None:
         return None
     module = item.module.__name__ if isinstance(item, pytest.Function) and item.module else ""
-    area = module.rsplit(".", 1)[-1]
+    area = module.rsplit(".", 1)[-1].removeprefix("test_")
     name = item.originalname if isinstance(item, pytest.Function) else item.name
     name = name.removeprefix("test_")
     return CheckInfo(

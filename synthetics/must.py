@@ -41,14 +41,12 @@ def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: str | N
         return
     reading = read_failure(exchange)
     mode = reading.failure_mode if reading else (failure_mode or _declared_mode())
-    seen = problems[0] if problems else f"no response ({exchange.error})"
-    parts = [f"{exchange.request_line}: {seen}"]
-    if reading:
-        parts.append(reading.meaning)
-    if exchange.error is None:
-        parts.append(_edge_trace(exchange))
-    if exchange.reused_failure:
-        parts.append("not retried: an earlier probe of this host already failed this way")
+    if exchange.error is not None:
+        parts = [f"{exchange.request_line}: no HTTP response ({exchange.error})"]
+        if exchange.reused_failure:
+            parts.append("not retried: an earlier probe of this host already failed this way")
+    else:
+        parts = [f"{exchange.request_line}: {problems[0]}", reading.meaning if reading else "", _edge_trace(exchange)]
     raise CheckFailed(mode, "; ".join(p for p in parts if p))
 
 

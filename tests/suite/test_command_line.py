@@ -8,6 +8,7 @@ import pytest
 
 from tests.suite.conftest import REPO, run_suite
 
+HOMESERVER = "homeserver: {base_url: 'https://chat.example.org', server_name: example.org}\n"
 RUNBOOK_CHECKS = {"checks/test_client_api.py::test_versions", "checks/test_client_api.py::test_versions_http2"}
 
 
@@ -31,7 +32,7 @@ def write_target(directory: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("spelling", ["space", "equals"])
 def test_a_target_outside_the_repository_works_with_both_spellings(tmp_path: Path, spelling: str) -> None:
-    path = write_target(tmp_path / "elsewhere", "name: elsewhere\nhomeserver: {base_url: 'https://chat.example.org', server_name: example.org}\n")
+    path = write_target(tmp_path / "elsewhere", "name: elsewhere\n" + HOMESERVER)
     args = ["--target", str(path)] if spelling == "space" else [f"--target={path}"]
     run = run_suite(tmp_path, *args, "--collect-only")
     assert run.returncode == 0, run.output
@@ -46,14 +47,16 @@ def test_a_target_outside_the_repository_works_with_both_spellings(tmp_path: Pat
     [
         ("name: t\nhomeserver: {base_url: 'http://chat.example.org', server_name: example.org}\n",
          "homeserver.base_url: must be an https:// URL"),
-        ("name: t\nhomeserver: {base_url: 'https://chat.example.org', server_name: example.org}\nnetwork: {timeout_s: soon}\n",
+        ("name: t\n" + HOMESERVER + "network: {timeout_s: soon}\n",
          "network.timeout_s: must be a number"),
         ("name: t\nhomeserver: {base_url: 'https://chat.example.org', server_name: example.org, port: 1}\n",
          "homeserver.port: unknown key"),
         ("name: t\nhomeserver: [\n", "not valid YAML at line"),
     ],
 )
-def test_a_malformed_target_exits_4_naming_the_key_path_without_traceback(tmp_path: Path, text: str, expected: str) -> None:
+def test_a_malformed_target_exits_4_naming_the_key_path_without_traceback(
+    tmp_path: Path, text: str, expected: str
+) -> None:
     path = write_target(tmp_path / "bad", text)
     audit = tmp_path / "network.log"
     run = run_suite(tmp_path, "--target", str(path), env=_audited(audit))

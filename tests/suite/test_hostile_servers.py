@@ -1,0 +1,92 @@
+"""A hanging or hostile server costs one deadline, and the verdict is written even when interrupted."""
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.suite.conftest import REPO, SuiteRun
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts TCP connections and never says a word (no TLS handshake, no HTTP)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+                held.append(connection)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(timeout=2)
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def hanging_target(directory: Path, port: int) -> Path:
+    path = directory / "hanging.yaml"
+    path.write_text(
+        "name: hanging\n"
+        "homeserver: {base_url: 'https://chat.hanging.test', server_name: hanging.test}\n"
+        "network:\n"
+        "  timeout_s: 1\n"
+        f"  connect_to: {{'chat.hanging.test:443': '127.0.0.1:{port}'}}\n"
+    )
+    return path
+
+
+def start_suite(tmp_path: Path, target: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--target={target}",
+         f"--verdict={tmp_path / 'verdict.json'}", f"--alluredir={tmp_path / 'allure'}"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_a_silent_server_fails_the_checks_within_the_deadline_once(tmp_path: Path, silent_server: int) -> None:
+    process = start_suite(tmp_path, hanging_target(tmp_path, silent_server))
+    output, _ = process.communicate(timeout=60)
+    run = SuiteRun(process.returncode, output, tmp_path / "verdict.json")
+    assert run.returncode == 1, output
+    checks = {c["id"]: c for c in run.verdict["checks"]}
+    assert checks["client_api.versions"]["outcome"] == "failed"
+    assert "no connection within 1 s" in checks["client_api.versions"]["message"]
+    # One request serves both runbook checks: the second reports the same failure, not a new wait.
+    assert checks["client_api.versions_http2"]["message"] == checks["client_api.versions"]["message"]
+    assert run.verdict["diagnosis"][0]["failure_mode"] == "edge-misconfigured"
+
+
+def test_an_interrupted_run_leaves_an_incomplete_verdict(tmp_path: Path, silent_server: int) -> None:
+    target = hanging_target(tmp_path, silent_server)
+    target.write_text(target.read_text().replace("timeout_s: 1", "timeout_s: 30"))
+    process = start_suite(tmp_path, target)
+    verdict = tmp_path / "verdict.json"
+    deadline = time.monotonic() + 30
+    while not verdict.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # let the first check start waiting on the silent server
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    run = SuiteRun(process.returncode, output, verdict)
+    assert run.returncode != 0
+    assert run.verdict["status"] == "incomplete", output
+    assert "interrupted" in run.verdict["note"]
