@@ -1,0 +1,240 @@
+"""The reference deployment as one object: up, status, faults, down."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from stack import _edge_process, _postgres, _reaper, _synapse, _tls
+from stack._errors import StackError
+from stack._faults import lookup
+from stack._layout import Layout, default_state_dir
+from stack._process import ProcRef, free_port, is_running, ref_of, stop
+from stack._secrets import new_secret
+from stack._statefile import COMPONENTS, StateRecord, load, save
+from stack._target import write_target
+from stack._teardown import down, teardown
+
+log = logging.getLogger("stack")
+
+
+@contextlib.contextmanager
+def _step(what: str) -> Iterator[None]:
+    # Timings go to the log so a slow startup can be traced to one component.
+    started = time.monotonic()
+    yield
+    log.info("%s (%.2f s)", what, time.monotonic() - started)
+
+
+class Deployment:
+    """A real Synapse on a real PostgreSQL behind a Cloudflare-like edge, on loopback.
+
+    All state lives in one directory; `state.json` there records the processes, so `status`,
+    `fault`, `heal` and `down` work from any process, not just the one that ran `up`.
+    """
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        root = Path(state_dir).absolute() if state_dir is not None else default_state_dir()
+        self._layout = Layout(root)
+
+    @property
+    def state_dir(self) -> Path:
+        return self._layout.root
+
+    @property
+    def target_path(self) -> Path:
+        return self._layout.target_yaml
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def up(self, owner_pid: int | None = None) -> Path:
+        """Boot everything and return target.yaml's path.
+
+        With `owner_pid`, a reaper process tears the deployment down once that process dies.
+        On failure, whatever was started is stopped again and StackError is raised.
+        """
+        started = time.monotonic()
+        owner = None
+        if owner_pid is not None:
+            owner = ref_of(owner_pid)
+            if owner is None:
+                raise StackError(f"owner process {owner_pid} is not running")
+        self._clear_previous()
+        layout = self._layout
+        layout.root.mkdir(parents=True, mode=0o711)
+        # Traversable but not listable: the postgres user must reach its directories inside.
+        layout.root.chmod(0o711)
+        layout.marker.write_text("state directory of the synthetics reference deployment\n")
+        layout.secrets.mkdir(mode=0o700)
+        record = StateRecord(owner=owner)
+        save(layout.state_json, record)
+        try:
+            self._boot(record)
+        except BaseException as err:
+            log.warning("up failed; stopping what was started")
+            with contextlib.suppress(Exception):
+                teardown(layout, load(layout.state_json) or record)
+            if isinstance(err, StackError) or not isinstance(err, Exception):
+                raise
+            raise StackError(f"up failed: {type(err).__name__}: {err}") from err
+        log.info("up in %.1f s: %s", time.monotonic() - started, layout.target_yaml)
+        return layout.target_yaml
+
+    def _boot(self, record: StateRecord) -> None:
+        layout = self._layout
+        ports: dict[str, int] = {}
+        for name in ("postgres", "synapse", "metrics", "edge"):
+            port = free_port()
+            while port in ports.values():
+                port = free_port()
+            ports[name] = port
+        record.ports = ports
+        save(layout.state_json, record)
+
+        if record.owner is not None:
+            # First, so that even an `up` interrupted by its owner's death is cleaned up.
+            self._record(record, "reaper", _reaper.start(layout, record.owner))
+        with _step("tls: throwaway CA and edge certificate"):
+            _tls.make_ca(layout)
+            _tls.issue_edge_cert(layout, [_synapse.PUBLIC_HOST, _synapse.SERVER_NAME])
+        with _step("postgres: initdb, start, create database"):
+            self._record(record, "postgres", _postgres.init_and_start(layout, ports["postgres"], new_secret()))
+        with _step("synapse: config and signing key"):
+            synapse_ports = _synapse.SynapsePorts(
+                http=ports["synapse"], metrics=ports["metrics"], postgres=ports["postgres"]
+            )
+            _synapse.write_config(layout, synapse_ports)
+        synapse = _synapse.start(layout)
+        self._record(record, "synapse", synapse)
+        # The edge boots while Synapse does; it needs nothing from Synapse to start.
+        _edge_process.write_config(layout, port=ports["edge"], origin_port=ports["synapse"])
+        edge = _edge_process.start(layout)
+        self._record(record, "edge", edge)
+        with _step("synapse: healthy"):
+            _synapse.wait_healthy(layout, synapse, ports["synapse"])
+        with _step("edge: listening"):
+            _edge_process.wait_listening(layout, edge, ports["edge"])
+        write_target(layout, ports["edge"])
+        record.ready = True
+        save(layout.state_json, record)
+
+    def down(self) -> None:
+        """Stop everything and delete the state directory. Idempotent; works from any process."""
+        down(self._layout)
+
+    def status(self) -> dict[str, bool | str]:
+        record = load(self._layout.state_json) if self._layout.marker.exists() else None
+        result: dict[str, bool | str] = {"state_dir": str(self._layout.root)}
+        for name in COMPONENTS:
+            result[name] = record is not None and is_running(record.processes.get(name))
+        result["ready"] = record is not None and record.ready
+        result["faults"] = ",".join(record.faults) if record else ""
+        return result
+
+    @contextlib.contextmanager
+    def running(self, owner_pid: int | None = None) -> Iterator[Path]:
+        """up/down around a block; the owner (for the reaper) defaults to this process."""
+        path = self.up(owner_pid=os.getpid() if owner_pid is None else owner_pid)
+        try:
+            yield path
+        finally:
+            self.down()
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def fault(self, name: str) -> None:
+        fault = lookup(name)
+        record = self._require_ready()
+        if name in record.faults:
+            return
+        fault.inject(_Controls(self._layout, record))
+        record.faults.append(name)
+        save(self._layout.state_json, record)
+        log.info("fault %s injected", name)
+
+    def heal(self, name: str | None = None) -> None:
+        """Undo one fault, or every active fault when `name` is None."""
+        record = self._require_ready()
+        names = [name] if name is not None else list(record.faults)
+        for each in names:
+            lookup(each).heal(_Controls(self._layout, record))
+            if each in record.faults:
+                record.faults.remove(each)
+            save(self._layout.state_json, record)
+            log.info("fault %s healed", each)
+
+    @contextlib.contextmanager
+    def injected(self, name: str) -> Iterator[None]:
+        self.fault(name)
+        try:
+            yield
+        finally:
+            self.heal(name)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _require_ready(self) -> StateRecord:
+        record = load(self._layout.state_json) if self._layout.marker.exists() else None
+        if record is None or not record.ready:
+            raise StackError(f"no deployment is up in {self._layout.root}")
+        return record
+
+    def _record(self, record: StateRecord, name: str, ref: ProcRef) -> None:
+        # Saved at once, so a teardown from elsewhere knows about every process started so far.
+        record.processes[name] = ref
+        save(self._layout.state_json, record)
+
+    def _clear_previous(self) -> None:
+        layout = self._layout
+        if not layout.root.exists():
+            return
+        if not layout.marker.exists():
+            if any(layout.root.iterdir()):
+                raise StackError(f"{layout.root} exists and is not a stack state directory")
+            layout.root.rmdir()
+            return
+        record = load(layout.state_json)
+        if record is not None and record.is_live():
+            raise StackError(f"a deployment is already up in {layout.root} (stop it with `python -m stack down`)")
+        log.info("cleaning up a stale deployment in %s", layout.root)
+        teardown(layout, record or StateRecord())
+
+
+class _Controls:
+    """What faults may do (see `_faults.Controls`), bound to one deployment's record."""
+
+    def __init__(self, layout: Layout, record: StateRecord) -> None:
+        self._layout = layout
+        self._record = record
+
+    def _save(self) -> None:
+        save(self._layout.state_json, self._record)
+
+    def stop_component(self, name: str) -> None:
+        if name not in self._record.stopped:
+            self._record.stopped.append(name)
+        # Recorded before stopping: should we be killed midway, nobody takes it for a crash.
+        self._save()
+        if not stop(self._record.processes.get(name)):
+            raise StackError(f"{name} would not stop")
+
+    def start_component(self, name: str) -> None:
+        layout, record = self._layout, self._record
+        if not is_running(record.processes.get(name)):
+            if name == "synapse":
+                record.processes[name] = ref = _synapse.start(layout)
+                self._save()
+                _synapse.wait_healthy(layout, ref, record.ports["synapse"])
+            elif name == "edge":
+                record.processes[name] = ref = _edge_process.start(layout)
+                self._save()
+                _edge_process.wait_listening(layout, ref, record.ports["edge"])
+            else:
+                raise StackError(f"cannot restart {name}")
+        if name in record.stopped:
+            record.stopped.remove(name)
+        self._save()

@@ -1,0 +1,185 @@
+"""The edge's ASGI app: route on the Host / :authority, like a Cloudflare zone."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import posixpath
+import time
+from typing import Any
+
+import httpx
+
+from stack.edge._asgi import (
+    BodyTooLarge,
+    ClientGone,
+    Headers,
+    Receive,
+    Reply,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_reply,
+)
+from stack.edge._config import ConfigSource, EdgeConfig
+from stack.edge._pages import error_page, new_ray_id
+from stack.edge._proxy import failure_status, forward
+
+log = logging.getLogger(__name__)
+
+# Cloudflare's upload limit on its free plan.
+MAX_BODY = 100 * 1024 * 1024
+
+_CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+    (b"access-control-allow-headers", b"X-Requested-With, Content-Type, Authorization"),
+]
+_WELLKNOWN = {
+    "/.well-known/matrix/server": "wellknown_server",
+    "/.well-known/matrix/client": "wellknown_client",
+}
+
+
+class EdgeApp:
+    def __init__(self, source: ConfigSource, client: httpx.AsyncClient) -> None:
+        self._source = source
+        self._client = client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # no websockets: Matrix clients do not use them through this edge
+        config = self._source.current()
+        ray_id = new_ray_id(config.colo)
+        try:
+            reply = await self._route(config, scope, receive, ray_id)
+        except Exception:
+            # A bug here must still look like the edge (not a bare hypercorn 500) and be logged.
+            log.exception("edge: request failed")
+            reply = _error(502, scope, _host(scope), ray_id)
+        # Every answer, the origin's included, carries the edge's identity.
+        reply.headers = [(k, v) for k, v in reply.headers if k.lower() not in {b"server", b"cf-ray"}] + [
+            (b"server", b"cloudflare"),
+            (b"cf-ray", ray_id.encode()),
+        ]
+        await send_reply(send, reply, head_only=scope["method"] == "HEAD")
+
+    async def _route(self, config: EdgeConfig, scope: Scope, receive: Receive, ray_id: str) -> Reply:
+        host = _host(scope)
+        path = _normalised(scope["path"])
+        if path == "/cdn-cgi/trace" and host in (config.origin_host, config.apex_host):
+            return _trace(config, scope, host)
+        if host == config.origin_host:
+            return await self._proxy(config, scope, receive, ray_id, host, path)
+        if host == config.apex_host:
+            return _apex(config, scope["method"], path)
+        status = 403 if _is_ip(host) else 409
+        return _error(status, scope, host, ray_id)
+
+    async def _proxy(
+        self, config: EdgeConfig, scope: Scope, receive: Receive, ray_id: str, host: str, path: str
+    ) -> Reply:
+        if any(path == p or path.startswith(p + "/") for p in config.blocked_prefixes):
+            return _plain(404, b"404 Not Found\n")
+        try:
+            body = await read_body(receive, limit=MAX_BODY)
+        except BodyTooLarge:
+            return _plain(413, b"413 Request Entity Too Large\n")
+        except ClientGone:
+            return _plain(499, b"")
+        try:
+            reply = await forward(self._client, config, scope, body, ray_id)
+        except httpx.TransportError as err:
+            status = failure_status(err)
+            log.warning("edge: origin failed (%s: %s) -> %d", type(err).__name__, err, status)
+            return _error(status, scope, host, ray_id)
+        reply.headers.append((b"cf-cache-status", b"DYNAMIC"))
+        return reply
+
+
+def _apex(config: EdgeConfig, method: str, path: str) -> Reply:
+    attribute = _WELLKNOWN.get(path)
+    if attribute is None:
+        return _plain(404, b"404 Not Found\n")
+    if method == "OPTIONS":
+        return Reply(status=204, headers=list(_CORS))
+    if method not in ("GET", "HEAD"):
+        return _plain(405, b"405 Method Not Allowed\n", [(b"allow", b"GET, HEAD, OPTIONS")])
+    document: dict[str, Any] = getattr(config, attribute)
+    body = json.dumps(document).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    return Reply(status=200, headers=headers + _CORS, body=body)
+
+
+def _trace(config: EdgeConfig, scope: Scope, host: str) -> Reply:
+    """Cloudflare's /cdn-cgi/trace: handy to see which HTTP version was negotiated."""
+    client_ip = scope["client"][0] if scope.get("client") else ""
+    lines = [
+        "fl=1f1",
+        f"h={host}",
+        f"ip={client_ip}",
+        f"ts={time.time():.3f}",
+        "visit_scheme=https",
+        f"uag={header(scope, b'user-agent') or ''}",
+        f"colo={config.colo}",
+        f"http=http/{scope.get('http_version', '1.1')}",
+        "loc=XX",
+    ]
+    return _plain(200, ("\n".join(lines) + "\n").encode())
+
+
+def _error(status: int, scope: Scope, host: str, ray_id: str) -> Reply:
+    client_ip = scope["client"][0] if scope.get("client") else ""
+    body = error_page(status, host=host, ray_id=ray_id, client_ip=client_ip)
+    headers: Headers = [
+        (b"content-type", b"text/html; charset=UTF-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"private, max-age=0, no-store, no-cache, must-revalidate"),
+    ]
+    return Reply(status=status, headers=headers, body=body)
+
+
+def _plain(status: int, body: bytes, extra: Headers | None = None) -> Reply:
+    headers: Headers = [
+        (b"content-type", b"text/plain; charset=UTF-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    return Reply(status=status, headers=headers + (extra or []), body=body)
+
+
+def _host(scope: Scope) -> str:
+    # Hypercorn puts HTTP/2's :authority into `host`, so one lookup serves both versions.
+    raw = (header(scope, b"host") or "").strip().lower()
+    if raw.startswith("["):
+        return raw[: raw.find("]") + 1]
+    return raw.rsplit(":", 1)[0] if ":" in raw else raw
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host == ""
+    return True
+
+
+def _normalised(path: str) -> str:
+    # Compare the decoded, dot-segment-free path, so /_matrix/../_synapse/admin or
+    # //_synapse/admin cannot slip past the blocked prefixes.
+    cleaned = posixpath.normpath("/" + path.lstrip("/"))
+    return cleaned + "/" if path.endswith("/") and cleaned != "/" else cleaned
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

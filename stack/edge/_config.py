@@ -1,0 +1,95 @@
+"""edge.json: the edge's whole behaviour, as data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    # Cloudflare waits 100 s for the origin's response before its 524; Synapse long-polls
+    # (/sync) for up to 30 s, so the read timeout must stay well above that.
+    connect_s: float = 5.0
+    read_s: float = 100.0
+    write_s: float = 30.0
+    pool_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    listen_host: str
+    listen_port: int
+    certfile: str
+    keyfile: str
+    origin_url: str  # Synapse's client/federation listener, plain HTTP on loopback
+    origin_host: str  # proxied to the origin, e.g. chat.phenom.test
+    apex_host: str  # serves the .well-known files, e.g. phenom.test
+    wellknown_server: dict[str, Any]
+    wellknown_client: dict[str, Any]
+    alpn: list[str] = field(default_factory=lambda: ["h2", "http/1.1"])
+    colo: str = "IAD"
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    # Paths the edge answers 404 for instead of proxying, as Synapse's reverse-proxy docs advise.
+    blocked_prefixes: list[str] = field(default_factory=lambda: ["/_synapse/admin", "/_synapse/metrics"])
+    # Fault switches, by name; later issues give them meaning (slow origin, WAF challenge,
+    # wrong well-known, ...). Unknown names are kept and ignored.
+    faults: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EdgeConfig:
+        values = dict(data)
+        values["timeouts"] = Timeouts(**values.get("timeouts", {}))
+        return cls(**values)
+
+
+def load_config(path: Path) -> EdgeConfig:
+    return EdgeConfig.from_json(json.loads(path.read_text()))
+
+
+def save_config(path: Path, config: EdgeConfig) -> None:
+    # Replaced atomically: the running edge may re-read the file at any moment.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(config.to_json(), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+class ConfigSource:
+    """The current edge.json, re-read when its mtime or size changes.
+
+    One stat per request is cheap and lets faults be switched without restarting the edge.
+    A file that does not parse keeps the last good configuration in force.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stamp = self._read_stamp()
+        self._config = load_config(path)
+
+    def _read_stamp(self) -> tuple[int, int]:
+        st = self._path.stat()
+        return st.st_mtime_ns, st.st_size
+
+    def current(self) -> EdgeConfig:
+        try:
+            stamp = self._read_stamp()
+        except OSError as err:
+            log.warning("edge: keeping the previous configuration: %s", err)
+            return self._config
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._config = load_config(self._path)
+                log.info("edge: reloaded %s", self._path)
+            except (OSError, ValueError, TypeError) as err:
+                log.warning("edge: keeping the previous configuration: %s", err)
+        return self._config

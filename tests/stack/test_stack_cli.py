@@ -1,0 +1,67 @@
+"""`python -m stack` round trip, as a Makefile or a person would use it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.stack._helpers import alive, pids
+
+pytestmark = pytest.mark.stack
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def stack(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stack", "--state-dir", str(state_dir), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def test_cli_round_trip(state_base: Path) -> None:
+    state_dir = state_base / "cli"
+    try:
+        up = stack(state_dir, "up")
+        assert up.returncode == 0, up.stderr
+        assert up.stdout == f"{state_dir / 'target.yaml'}\n"  # the path and nothing else
+        assert "up in" in up.stderr
+        recorded = pids(state_dir)
+
+        status = stack(state_dir, "status")
+        assert status.returncode == 0
+        for component in ("postgres", "synapse", "edge"):
+            assert f"{component}: running" in status.stdout.splitlines()
+
+        listing = stack(state_dir, "fault", "--list")
+        assert "synapse-down\torigin-down\t" in listing.stdout
+
+        assert stack(state_dir, "fault", "synapse-down").returncode == 0
+        assert "synapse: stopped" in stack(state_dir, "status").stdout.splitlines()
+        assert stack(state_dir, "heal").returncode == 0
+        assert "synapse: running" in stack(state_dir, "status").stdout.splitlines()
+
+        unknown = stack(state_dir, "fault", "nope")
+        assert unknown.returncode != 0
+        assert unknown.stderr.strip().count("\n") == 0
+        assert unknown.stderr.startswith("stack: error: unknown fault")
+
+        down = stack(state_dir, "down")
+        assert down.returncode == 0, down.stderr
+        assert not state_dir.exists()
+        assert [name for name, pid in recorded.items() if alive(pid)] == []
+    finally:
+        stack(state_dir, "down")
+
+
+def test_cli_errors_are_one_line(state_base: Path) -> None:
+    result = stack(state_base / "never-started", "fault", "synapse-down")
+    assert result.returncode == 1
+    assert result.stderr.startswith("stack: error: no deployment is up")
+    assert result.stderr.count("\n") == 1
