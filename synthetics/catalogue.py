@@ -28,7 +28,7 @@ class FailureMode:
     rank: int
 
 
-_AWS = "--profile {profile} --region {region}"
+_AWS = "{aws_options}"
 _DESCRIBE_SERVICE = (
     "Check the ECS service: aws ecs describe-services --cluster {cluster} --services {service} "
     + _AWS
@@ -223,8 +223,7 @@ def remediation_values(target: Target) -> dict[str, str]:
         "server_host": _without_port(hs.server_name) if hs else "<homeserver.server_name>",
         "delegation": delegation,
         "delegation_host": _without_port(delegation),
-        "profile": (aws.profile if aws and aws.profile else "default"),
-        "region": aws.region if aws else "<aws.region>",
+        "aws_options": _aws_options(target),
         "cluster": aws.ecs.cluster if aws and aws.ecs else "<aws.ecs.cluster>",
         "service": aws.ecs.service if aws and aws.ecs else "<aws.ecs.service>",
         "rds_instance": aws.rds.instance if aws and aws.rds else "<aws.rds.instance>",
@@ -232,6 +231,15 @@ def remediation_values(target: Target) -> dict[str, str]:
         "log_group": aws.logs.group if aws and aws.logs else "<aws.logs.group>",
         "admin_token_env": target.credentials.admin_token_env or "SYNAPSE_ADMIN_TOKEN",
     }
+
+
+def _aws_options(target: Target) -> str:
+    """The AWS CLI options that select the target's account and region, as the runbook writes them."""
+    if target.aws is None:
+        return "--profile <aws.profile> --region <aws.region>"
+    profile = f"--profile {target.aws.profile} " if target.aws.profile else ""
+    endpoint = f" --endpoint-url {target.aws.endpoint_url}" if target.aws.endpoint_url else ""
+    return f"{profile}--region {target.aws.region}{endpoint}"
 
 
 def _without_port(host_port: str) -> str:

@@ -105,23 +105,31 @@ class _ConnectToBackend(httpcore.NetworkBackend):
 
 
 class _Transport(httpx.HTTPTransport):
-    def __init__(self, ssl_context: ssl.SSLContext, connect_to: Mapping[tuple[str, int], tuple[str, int]]) -> None:
-        super().__init__(verify=ssl_context, http2=True, trust_env=False)
+    def __init__(
+        self, ssl_context: ssl.SSLContext, connect_to: Mapping[tuple[str, int], tuple[str, int]], http2: bool
+    ) -> None:
+        super().__init__(verify=ssl_context, http2=http2, trust_env=False)
         # httpx has no public hook for the network backend; the pool it builds is replaced whole.
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
             http1=True,
-            http2=True,
+            http2=http2,
             max_connections=20,
             max_keepalive_connections=10,
             network_backend=_ConnectToBackend(connect_to),
         )
 
 
-def ssl_context_for(target: Target) -> ssl.SSLContext:
+def http_client(target: Target, *, http2: bool = True) -> httpx.Client:
+    """An httpx client for the target: its trust store, its deadline, its `connect_to`."""
     context = ssl.create_default_context(cafile=target.tls.ca_bundle)
-    context.set_alpn_protocols(["h2", "http/1.1"])
-    return context
+    return httpx.Client(
+        transport=_Transport(context, target.network.connect_to, http2),
+        timeout=httpx.Timeout(target.network.timeout_s),
+        headers={"user-agent": USER_AGENT},
+        follow_redirects=False,
+        trust_env=False,
+    )
 
 
 class Prober:
@@ -130,12 +138,7 @@ class Prober:
     def __init__(self, target: Target) -> None:
         self._target = target
         self._timeout = target.network.timeout_s
-        self._client = httpx.Client(
-            transport=_Transport(ssl_context_for(target), target.network.connect_to),
-            timeout=httpx.Timeout(self._timeout),
-            headers={"user-agent": USER_AGENT},
-            follow_redirects=False,
-        )
+        self._client = http_client(target)
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._exchanges: dict[tuple[Any, ...], Exchange] = {}

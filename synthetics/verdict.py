@@ -146,7 +146,7 @@ def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
         if "likely_cause" in entry:
             lines.append(f"   likely cause: {entry['likely_cause']}")
         lines.append(f"   seen by: {', '.join(entry['evidence'])}")
-        for message in entry["messages"][:2]:
+        for message in list(dict.fromkeys(entry["messages"]))[:2]:
             lines.append(f"   - {message}")
         if entry["remediation"]:
             lines.append("   what to do:")
