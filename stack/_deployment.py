@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from stack import _edge_process, _postgres, _reaper, _synapse, _tls
 from stack._errors import StackError
@@ -18,6 +20,7 @@ from stack._secrets import new_secret
 from stack._statefile import COMPONENTS, StateRecord, load, save
 from stack._target import write_target
 from stack._teardown import down, teardown
+from stack.edge import load_config, save_config
 
 log = logging.getLogger("stack")
 
@@ -205,20 +208,28 @@ class Deployment:
 
 
 class _Controls:
-    """What faults may do (see `_faults.Controls`), bound to one deployment's record."""
+    """What faults may do (see `_fault_types.Controls`), bound to one deployment's record."""
 
     def __init__(self, layout: Layout, record: StateRecord) -> None:
         self._layout = layout
         self._record = record
 
-    def _save(self) -> None:
+    @property
+    def layout(self) -> Layout:
+        return self._layout
+
+    @property
+    def record(self) -> StateRecord:
+        return self._record
+
+    def save(self) -> None:
         save(self._layout.state_json, self._record)
 
     def stop_component(self, name: str) -> None:
         if name not in self._record.stopped:
             self._record.stopped.append(name)
         # Recorded before stopping: should we be killed midway, nobody takes it for a crash.
-        self._save()
+        self.save()
         if not stop(self._record.processes.get(name)):
             raise StackError(f"{name} would not stop")
 
@@ -227,14 +238,22 @@ class _Controls:
         if not is_running(record.processes.get(name)):
             if name == "synapse":
                 record.processes[name] = ref = _synapse.start(layout)
-                self._save()
+                self.save()
                 _synapse.wait_healthy(layout, ref, record.ports["synapse"])
             elif name == "edge":
                 record.processes[name] = ref = _edge_process.start(layout)
-                self._save()
+                self.save()
                 _edge_process.wait_listening(layout, ref, record.ports["edge"])
             else:
                 raise StackError(f"cannot restart {name}")
         if name in record.stopped:
             record.stopped.remove(name)
-        self._save()
+        self.save()
+
+    def restart_component(self, name: str) -> None:
+        self.stop_component(name)
+        self.start_component(name)
+
+    def edit_edge(self, **changes: Any) -> None:
+        path = self._layout.edge_json
+        save_config(path, dataclasses.replace(load_config(path), **changes))

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
-
+from stack import _faults_aws, _faults_db, _faults_dns, _faults_edge
 from stack._errors import StackError
+from stack._fault_types import Controls, Fault
 
+__all__ = ["FAULTS", "REGISTRY", "Controls", "Fault", "lookup"]
 
-class Controls(Protocol):
-    """What a fault may do to a running deployment."""
-
-    def stop_component(self, name: str) -> None: ...
-
-    def start_component(self, name: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    failure_mode: str  # the diagnosis the suite should reach when this fault is injected
-    summary: str
-    inject: Callable[[Controls], None]
-    heal: Callable[[Controls], None]
-
-
-_ALL = (
+_PROCESS_FAULTS = (
     Fault(
         name="synapse-down",
         failure_mode="origin-down",
@@ -35,6 +17,8 @@ _ALL = (
         heal=lambda c: c.start_component("synapse"),
     ),
 )
+
+_ALL = (*_PROCESS_FAULTS, *_faults_aws.FAULTS, *_faults_db.FAULTS, *_faults_dns.FAULTS, *_faults_edge.FAULTS)
 
 REGISTRY: dict[str, Fault] = {fault.name: fault for fault in _ALL}
 FAULTS: dict[str, str] = {fault.name: fault.failure_mode for fault in _ALL}

@@ -23,6 +23,8 @@ class StateRecord:
     stopped: list[str] = field(default_factory=list)
     # Set once `up` has finished; a record without it belongs to an `up` that never completed.
     ready: bool = False
+    # What faults and components need to remember between processes (JSON values only).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def is_live(self) -> bool:
         """Up, its owner (if any) alive, and every component not stopped on purpose running."""
@@ -38,6 +40,7 @@ class StateRecord:
             "faults": self.faults,
             "stopped": self.stopped,
             "ready": self.ready,
+            "extra": self.extra,
         }
 
     @classmethod
@@ -50,6 +53,7 @@ class StateRecord:
             faults=list(data.get("faults", [])),
             stopped=list(data.get("stopped", [])),
             ready=bool(data.get("ready", False)),
+            extra=dict(data.get("extra", {})),
         )
 
 

@@ -97,6 +97,7 @@ class AwsSettings:
     profile: str | None
     region: str
     endpoint_url: str | None
+    credentials_file: str | None  # a shared credentials file; None = the standard chain's own
     ecs: EcsSettings | None
     rds: RdsSettings | None
     s3: S3Settings | None
@@ -318,12 +319,7 @@ def _parse_tls(reader: _Reader, data: Any, base_dir: Path) -> Tls:
     if data is None:
         return Tls(ca_bundle=None, min_days_remaining=14)
     section = reader.section(data, "tls", {"ca_bundle", "min_days_remaining"})
-    ca_bundle = reader.text(section.get("ca_bundle"), "tls.ca_bundle", optional=True)
-    if ca_bundle is not None:
-        ca_path = (base_dir / ca_bundle).resolve()
-        if not ca_path.is_file():
-            raise reader.fail("tls.ca_bundle", f"no such file: {ca_path}")
-        ca_bundle = str(ca_path)
+    ca_bundle = _existing_file(reader, section.get("ca_bundle"), "tls.ca_bundle", base_dir)
     days = section.get("min_days_remaining", 14)
     return Tls(
         ca_bundle=ca_bundle,
@@ -368,7 +364,17 @@ def _parse_network(reader: _Reader, data: Any) -> Network:
     return Network(timeout_s=timeout, connect_to=mapping)
 
 
-def _parse_aws(reader: _Reader, data: Any) -> AwsSettings | None:
+def _existing_file(reader: _Reader, value: Any, path: str, base_dir: Path) -> str | None:
+    text = reader.text(value, path, optional=True)
+    if text is None:
+        return None
+    resolved = (base_dir / text).resolve()
+    if not resolved.is_file():
+        raise reader.fail(path, f"no such file: {resolved}")
+    return str(resolved)
+
+
+def _parse_aws(reader: _Reader, data: Any, base_dir: Path) -> AwsSettings | None:
     if data is None:
         return None
     section = reader.section(data, "aws", {"profile", "region", "endpoint_url", "ecs", "rds", "s3", "logs"}, {"region"})
@@ -392,6 +398,7 @@ def _parse_aws(reader: _Reader, data: Any) -> AwsSettings | None:
         profile=reader.text(section.get("profile"), "aws.profile", optional=True),
         region=region,
         endpoint_url=endpoint,
+        credentials_file=_existing_file(reader, section.get("credentials_file"), "aws.credentials_file", base_dir),
         ecs=None
         if ecs is None
         else EcsSettings(
@@ -453,7 +460,7 @@ def parse_target(document: Any, *, source: str, base_dir: Path, environ: Mapping
         tls=_parse_tls(reader, top.get("tls"), base_dir),
         dns=_parse_dns(reader, top.get("dns")),
         network=_parse_network(reader, top.get("network")),
-        aws=_parse_aws(reader, top.get("aws")),
+        aws=_parse_aws(reader, top.get("aws"), base_dir),
         credentials=_parse_credentials(reader, top.get("credentials")),
         unset_variables=dict(reader.unset_variables),
     )

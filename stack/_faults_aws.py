@@ -1,0 +1,7 @@
+"""Faults of the aws layer of the reference deployment."""
+
+from __future__ import annotations
+
+from stack._fault_types import Fault
+
+FAULTS: tuple[Fault, ...] = ()
