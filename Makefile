@@ -21,11 +21,11 @@ check: $(READY)
 	rm -rf reports/allure-results
 	$(PYTHON) -m pytest --target=$(TARGET) $(PYTEST_ARGS)
 
-# The suite's own tests.
+# The suite's own tests, with loopback as the only network (scripts/private-network).
 test: $(READY)
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy
-	$(PYTHON) -m pytest tests --alluredir=reports/test-allure-results $(PYTEST_ARGS)
+	scripts/private-network $(PYTHON) -m pytest tests --alluredir=reports/test-allure-results $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) reports/allure-results reports/test-allure-results reports/verdict.json

@@ -1,7 +1,101 @@
-"""Faults of the db layer of the reference deployment."""
+"""Faults of the database layer: PostgreSQL stopped, and every connection slot taken."""
 
 from __future__ import annotations
 
-from stack._fault_types import Fault
+import sys
 
-FAULTS: tuple[Fault, ...] = ()
+import httpx
+
+from stack import _postgres
+from stack._errors import StackError
+from stack._fault_types import Controls, Fault
+from stack._process import is_running, python_env, spawn, stop, wait_until
+from stack._synapse import SERVER_NAME
+
+HOLDER = "slot-holder"
+READY_S = 15.0
+RECOVERY_S = 30.0
+POOL_SIZE = 5  # Synapse's cp_max in the reference homeserver.yaml
+
+
+def database_answers(controls: Controls) -> bool:
+    """True when Synapse's database answers: a room-alias lookup gives 404 (500 when it fails)."""
+    url = f"http://127.0.0.1:{controls.record.ports['synapse']}/_matrix/client/v3/directory/room/%23probe:{SERVER_NAME}"
+    try:
+        return httpx.get(url, timeout=2.0, trust_env=False).status_code == 404
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_for_database(controls: Controls, *, healthy: bool) -> None:
+    # Several answers in a row: each of the pool's connections must have been tried, since a
+    # connection cut earlier fails only when it is next used.
+    def settled() -> bool:
+        return all(database_answers(controls) is healthy for _ in range(POOL_SIZE + 1))
+
+    if not wait_until(settled, timeout_s=RECOVERY_S, interval_s=0.2):
+        state = "answer again" if healthy else "fail"
+        raise StackError(f"Synapse's database-backed endpoints did not {state} within {RECOVERY_S:.0f} s")
+
+
+def _stop_postgres(controls: Controls) -> None:
+    record = controls.record
+    if "postgres" not in record.stopped:
+        record.stopped.append("postgres")
+    controls.save()
+    # pg_ctl's fast mode: a plain SIGTERM would wait for Synapse's connections to end on their own.
+    _postgres.stop_cluster(controls.layout, record.processes.get("postgres"))
+
+
+def _start_postgres(controls: Controls) -> None:
+    record = controls.record
+    if not is_running(record.processes.get("postgres")):
+        record.processes["postgres"] = _postgres.start_cluster(controls.layout)
+    if "postgres" in record.stopped:
+        record.stopped.remove("postgres")
+    controls.save()
+    _wait_for_database(controls, healthy=True)
+
+
+def _hold_slots(controls: Controls) -> None:
+    layout, record = controls.layout, controls.record
+    if is_running(record.processes.get(HOLDER)):
+        return
+    ready = layout.root / "slot-holder.ready"
+    ready.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "stack._slot_holder", str(layout.root)]
+    record.processes[HOLDER] = holder = spawn(
+        argv, log=layout.root / "slot-holder.log", cwd=layout.root, env=python_env()
+    )
+    controls.save()
+    if not wait_until(lambda: ready.exists() or not is_running(holder), timeout_s=READY_S):
+        raise StackError(f"the slot holder took no slots within {READY_S:.0f} s")
+    if not ready.exists():
+        raise StackError("the slot holder exited before holding any slot (see slot-holder.log)")
+    _wait_for_database(controls, healthy=False)
+
+
+def _release_slots(controls: Controls) -> None:
+    record = controls.record
+    stop(record.processes.pop(HOLDER, None), grace_s=5)
+    controls.save()
+    (controls.layout.root / "slot-holder.ready").unlink(missing_ok=True)
+    _wait_for_database(controls, healthy=True)
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault(
+        name="db-down",
+        failure_mode="database-errors",
+        summary="PostgreSQL is stopped; Synapse answers 500 on database-backed endpoints",
+        inject=_stop_postgres,
+        heal=_start_postgres,
+    ),
+    Fault(
+        name="db-pool-exhausted",
+        failure_mode="database-errors",
+        summary="every PostgreSQL connection slot Synapse may use is taken; its reconnects are refused",
+        inject=_hold_slots,
+        heal=_release_slots,
+    ),
+)

@@ -172,28 +172,7 @@ def init_and_start(layout: Layout, port: int, password: str) -> ProcRef:
         conf.write("\n# synthetics stack\n")
         conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
 
-    try:
-        _run(
-            [
-                str(bin_ / "pg_ctl"),
-                "start",
-                "-w",
-                "-t",
-                "30",
-                "-s",
-                "-D",
-                str(layout.pg_data),
-                "-l",
-                str(layout.pg_log),
-            ],
-            timeout_s=40,
-        )
-    except StackError:
-        # pg_ctl only says "examine the log output"; the reason is in the server's log.
-        raise StackError(f"PostgreSQL did not start: {last_line(layout.pg_log)}") from None
-    postmaster = _postmaster(layout)
-    if postmaster is None:
-        raise StackError(f"PostgreSQL did not stay up: {last_line(layout.pg_log)}")
+    postmaster = start_cluster(layout)
 
     # Synapse refuses any collation but C; copying template0 lets us choose it whatever template1 has.
     sql = (
@@ -224,6 +203,33 @@ def init_and_start(layout: Layout, port: int, password: str) -> ProcRef:
     )
     # libpq ignores a passfile that others can read, hence write_private.
     write_private(layout.pgpass, f"127.0.0.1:{port}:{DB_NAME}:{DB_USER}:{password}\n")
+    return postmaster
+
+
+def start_cluster(layout: Layout) -> ProcRef:
+    """`pg_ctl start` on an initialised cluster; returns the postmaster."""
+    try:
+        _run(
+            [
+                str(bindir() / "pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                "30",
+                "-s",
+                "-D",
+                str(layout.pg_data),
+                "-l",
+                str(layout.pg_log),
+            ],
+            timeout_s=40,
+        )
+    except StackError:
+        # pg_ctl only says "examine the log output"; the reason is in the server's log.
+        raise StackError(f"PostgreSQL did not start: {last_line(layout.pg_log)}") from None
+    postmaster = _postmaster(layout)
+    if postmaster is None:
+        raise StackError(f"PostgreSQL did not stay up: {last_line(layout.pg_log)}")
     return postmaster
 
 
