@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stack import _edge_process, _postgres, _reaper, _synapse, _tls
+from stack import _aws_seed, _dns, _edge_process, _moto, _postgres, _reaper, _shipper, _synapse, _tls
 from stack._errors import StackError
 from stack._faults import lookup
 from stack._layout import Layout, default_state_dir
@@ -90,17 +90,22 @@ class Deployment:
     def _boot(self, record: StateRecord) -> None:
         layout = self._layout
         ports: dict[str, int] = {}
-        for name in ("postgres", "synapse", "metrics", "edge"):
+        # edge-8448: held by the edge, never listening; the target maps the public names' 8448 there.
+        for name in ("postgres", "synapse", "metrics", "edge", "edge-8448", "moto"):
             port = free_port()
             while port in ports.values():
                 port = free_port()
             ports[name] = port
+        ports["dns"] = _dns.free_port(avoid=ports.values())
         record.ports = ports
         save(layout.state_json, record)
 
         if record.owner is not None:
             # First, so that even an `up` interrupted by its owner's death is cleaned up.
             self._record(record, "reaper", _reaper.start(layout, record.owner))
+        # Early: the AWS account is seeded while Synapse boots, and moto takes a moment to import.
+        moto = _moto.start(layout, ports["moto"])
+        self._record(record, "moto", moto)
         with _step("tls: throwaway CA and edge certificate"):
             _tls.make_ca(layout)
             _tls.issue_edge_cert(layout, [_synapse.PUBLIC_HOST, _synapse.SERVER_NAME])
@@ -110,18 +115,34 @@ class Deployment:
             synapse_ports = _synapse.SynapsePorts(
                 http=ports["synapse"], metrics=ports["metrics"], postgres=ports["postgres"]
             )
-            _synapse.write_config(layout, synapse_ports)
+            media = _aws_seed.media_storage_provider(ports["moto"])
+            _synapse.write_config(layout, synapse_ports, media_storage_providers=[media])
         synapse = _synapse.start(layout)
         self._record(record, "synapse", synapse)
         # The edge boots while Synapse does; it needs nothing from Synapse to start.
-        _edge_process.write_config(layout, port=ports["edge"], origin_port=ports["synapse"])
+        _edge_process.write_config(
+            layout, port=ports["edge"], origin_port=ports["synapse"], closed_port=ports["edge-8448"]
+        )
         edge = _edge_process.start(layout)
         self._record(record, "edge", edge)
+        _dns.write_config(layout, port=ports["dns"])
+        dns = _dns.start(layout)
+        self._record(record, "dns", dns)
+        with _step("aws: moto answering, account seeded"):
+            record.extra["aws"] = _aws_seed.boot(layout, moto, ports)
+            save(layout.state_json, record)
+        shipper = _shipper.start(layout)
+        self._record(record, "shipper", shipper)
         with _step("synapse: healthy"):
             _synapse.wait_healthy(layout, synapse, ports["synapse"])
         with _step("edge: listening"):
             _edge_process.wait_listening(layout, edge, ports["edge"])
-        write_target(layout, ports["edge"])
+        with _step("dns: answering"):
+            _dns.wait_ready(layout, dns, ports["dns"])
+        _shipper.wait_started(layout, shipper)
+        write_target(
+            layout, ports["edge"], dns_port=ports["dns"], closed_port=ports["edge-8448"], moto_port=ports["moto"]
+        )
         record.ready = True
         save(layout.state_json, record)
 
@@ -244,6 +265,20 @@ class _Controls:
                 record.processes[name] = ref = _edge_process.start(layout)
                 self.save()
                 _edge_process.wait_listening(layout, ref, record.ports["edge"])
+            elif name == "dns":
+                record.processes[name] = ref = _dns.start(layout)
+                self.save()
+                _dns.wait_ready(layout, ref, record.ports["dns"])
+            elif name == "shipper":
+                record.processes[name] = ref = _shipper.start(layout)
+                self.save()
+                _shipper.wait_started(layout, ref)
+            elif name == "moto":
+                record.processes[name] = ref = _moto.start(layout, record.ports["moto"])
+                self.save()
+                # A new moto process holds nothing: the account is seeded afresh (the shipper
+                # follows the new task's stream).
+                record.extra["aws"] = _aws_seed.boot(layout, ref, record.ports)
             else:
                 raise StackError(f"cannot restart {name}")
         if name in record.stopped:

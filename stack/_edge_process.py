@@ -13,7 +13,7 @@ from stack.edge import EdgeConfig, save_config
 READY_S = 15.0
 
 
-def write_config(layout: Layout, *, port: int, origin_port: int) -> None:
+def write_config(layout: Layout, *, port: int, origin_port: int, closed_port: int) -> None:
     config = EdgeConfig(
         listen_host="127.0.0.1",
         listen_port=port,
@@ -24,6 +24,7 @@ def write_config(layout: Layout, *, port: int, origin_port: int) -> None:
         apex_host=SERVER_NAME,
         wellknown_server={"m.server": f"{PUBLIC_HOST}:443"},
         wellknown_client={"m.homeserver": {"base_url": f"https://{PUBLIC_HOST}"}},
+        closed_ports=[closed_port],
     )
     save_config(layout.edge_json, config)
 

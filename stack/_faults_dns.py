@@ -1,7 +1,37 @@
-"""Faults of the dns layer of the reference deployment."""
+"""Faults of the dns layer: overlays on the zone, which the running DNS server serves at once.
+
+Healing drops the fault's overlay, so the healthy zone (never rewritten) is what is served again,
+whatever other faults are active.
+"""
 
 from __future__ import annotations
 
-from stack._fault_types import Fault
+from stack import _dns
+from stack._fault_types import Controls, Fault
 
-FAULTS: tuple[Fault, ...] = ()
+Overlay = dict[str, dict[str, list[str]] | None]
+
+
+def _zone_fault(name: str, summary: str, overlay: Overlay) -> Fault:
+    def inject(controls: Controls) -> None:
+        _dns.set_overlay(controls.layout, name, overlay)
+
+    def heal(controls: Controls) -> None:
+        _dns.clear_overlay(controls.layout, name)
+
+    return Fault(name=name, failure_mode="dns-misconfigured", summary=summary, inject=inject, heal=heal)
+
+
+FAULTS: tuple[Fault, ...] = (
+    _zone_fault(
+        "dns-unproxied",
+        f"the chat host's A record is {_dns.UNPROXIED_A} (outside Cloudflare's ranges, "
+        "the proxy switched off) and its AAAA record is gone",
+        {_dns.CHAT_OWNER: {"A": [_dns.UNPROXIED_A], "AAAA": []}},
+    ),
+    _zone_fault(
+        "dns-missing",
+        "the chat host's records are deleted: its name answers NXDOMAIN",
+        {_dns.CHAT_OWNER: None},
+    ),
+)

@@ -117,6 +117,33 @@ class Layout:
     def edge_key(self) -> Path:
         return self.secrets / "edge-key.pem"
 
+    # DNS
+    @property
+    def dns_json(self) -> Path:
+        return self.root / "dns.json"
+
+    @property
+    def dns_log(self) -> Path:
+        return self.root / "dns.log"
+
+    # AWS (moto) and the log shipper
+    @property
+    def aws_credentials(self) -> Path:
+        # Dummy keys for moto, in the shared-credentials format the target names.
+        return self.root / "aws-credentials"
+
+    @property
+    def moto_log(self) -> Path:
+        return self.root / "moto.log"
+
+    @property
+    def shipper_json(self) -> Path:
+        return self.root / "shipper.json"
+
+    @property
+    def shipper_log(self) -> Path:
+        return self.root / "shipper.log"
+
     # Reaper
     @property
     def reaper_log(self) -> Path:

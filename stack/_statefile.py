@@ -10,7 +10,7 @@ from typing import Any
 
 from stack._process import ProcRef, is_running
 
-COMPONENTS = ("postgres", "synapse", "edge", "reaper")
+COMPONENTS = ("postgres", "moto", "synapse", "edge", "dns", "shipper", "reaper")
 
 
 @dataclass

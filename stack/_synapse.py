@@ -8,6 +8,7 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,9 @@ class SynapsePorts:
     postgres: int
 
 
-def write_config(layout: Layout, ports: SynapsePorts) -> None:
+def write_config(
+    layout: Layout, ports: SynapsePorts, *, media_storage_providers: Sequence[Mapping[str, Any]] = ()
+) -> None:
     """homeserver.yaml, its log config and its secrets; no secret is written into the YAML."""
     for path in (layout.registration_secret, layout.macaroon_secret, layout.form_secret):
         write_private(path, new_secret() + "\n")
@@ -46,7 +49,11 @@ def write_config(layout: Layout, ports: SynapsePorts) -> None:
     layout.media_store.mkdir(exist_ok=True)
 
     layout.synapse_log_config.write_text(yaml.safe_dump(_log_config(layout), sort_keys=False))
-    layout.homeserver_yaml.write_text(yaml.safe_dump(_homeserver(layout, ports), sort_keys=False))
+    homeserver = _homeserver(layout, ports)
+    if media_storage_providers:
+        # E.g. S3 (see `_aws_seed.media_storage_provider`); the local store stays the primary copy.
+        homeserver["media_storage_providers"] = [dict(provider) for provider in media_storage_providers]
+    layout.homeserver_yaml.write_text(yaml.safe_dump(homeserver, sort_keys=False))
 
 
 def _homeserver(layout: Layout, ports: SynapsePorts) -> dict[str, Any]:

@@ -7,12 +7,17 @@ from typing import Any
 
 import yaml
 
+from stack._aws_seed import target_section
 from stack._layout import Layout
 from stack._synapse import PUBLIC_HOST, SERVER_NAME
 
 
-def target_document(layout: Layout, edge_port: int) -> dict[str, Any]:
+def target_document(
+    layout: Layout, edge_port: int, *, dns_port: int, closed_port: int, moto_port: int | None = None
+) -> dict[str, Any]:
     edge = f"127.0.0.1:{edge_port}"
+    # Cloudflare does not proxy 8448: the edge holds this port bound without listening (refused).
+    closed = f"127.0.0.1:{closed_port}"
     return {
         "name": "local",
         "homeserver": {
@@ -22,13 +27,21 @@ def target_document(layout: Layout, edge_port: int) -> dict[str, Any]:
         },
         "edge": {"provider": "cloudflare"},
         "tls": {"ca_bundle": str(layout.ca_pem), "min_days_remaining": 14},
-        "dns": {"nameservers": []},
+        "dns": {"nameservers": [f"127.0.0.1:{dns_port}"]},
         "network": {
             "timeout_s": 5,
             # The public names stay in URLs, SNI and Host; only the TCP connection is redirected.
-            "connect_to": {f"{PUBLIC_HOST}:443": edge, f"{SERVER_NAME}:443": edge},
+            # The names resolve to Cloudflare's public addresses, so no probe may bypass this map.
+            "connect_to": {
+                f"{PUBLIC_HOST}:443": edge,
+                f"{SERVER_NAME}:443": edge,
+                f"{PUBLIC_HOST}:8448": closed,
+                f"{SERVER_NAME}:8448": closed,
+            },
+            "connect_to_only": True,
         },
-        "aws": None,
+        # The deployment's AWS is a moto server; the section names what `_aws_seed` created there.
+        "aws": None if moto_port is None else target_section(str(layout.aws_credentials), moto_port),
         "credentials": {
             "admin_token_env": "SYNAPSE_ADMIN_TOKEN",
             "canary_token_env": "SYNTHETICS_CANARY_TOKEN",
@@ -36,7 +49,10 @@ def target_document(layout: Layout, edge_port: int) -> dict[str, Any]:
     }
 
 
-def write_target(layout: Layout, edge_port: int) -> Path:
-    text = yaml.safe_dump(target_document(layout, edge_port), sort_keys=False)
+def write_target(
+    layout: Layout, edge_port: int, *, dns_port: int, closed_port: int, moto_port: int | None = None
+) -> Path:
+    document = target_document(layout, edge_port, dns_port=dns_port, closed_port=closed_port, moto_port=moto_port)
+    text = yaml.safe_dump(document, sort_keys=False)
     layout.target_yaml.write_text(text)
     return layout.target_yaml

@@ -30,7 +30,9 @@ def down(layout: Layout) -> None:
 def teardown(layout: Layout, record: StateRecord) -> None:
     me = os.getpid()  # the reaper runs this too, and must not signal itself
     # The reaper first, so it does not start a teardown of its own meanwhile.
-    for name in ("reaper", "edge", "synapse"):
+    # The shipper before moto, so its last batch still finds the endpoint; moto after Synapse, which
+    # may be writing media to it.
+    for name in ("reaper", "edge", "dns", "shipper", "synapse", "moto"):
         ref = record.processes.get(name)
         if ref is not None and ref.pid != me and not stop(ref):
             log.warning("%s (pid %d) would not stop", name, ref.pid)

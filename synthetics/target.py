@@ -68,6 +68,9 @@ class Dns:
 class Network:
     timeout_s: float
     connect_to: Mapping[tuple[str, int], tuple[str, int]]
+    # Never connect anywhere `connect_to` does not map (the reference deployment's DNS names
+    # public Cloudflare addresses that must never receive a packet from a test).
+    connect_to_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ class AwsSettings:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    latency_p95_ms: float = 2000.0
+
+
+@dataclass(frozen=True)
 class Credentials:
     admin_token_env: str | None
     canary_token_env: str | None
@@ -122,6 +130,7 @@ class Target:
     network: Network
     aws: AwsSettings | None
     credentials: Credentials
+    thresholds: Thresholds = field(default_factory=Thresholds)
     # Key path -> environment variable that was unset, so a skip can name what to set.
     unset_variables: Mapping[str, str] = field(default_factory=dict)
 
@@ -349,7 +358,7 @@ def _parse_dns(reader: _Reader, data: Any) -> Dns:
 def _parse_network(reader: _Reader, data: Any) -> Network:
     if data is None:
         return Network(timeout_s=5.0, connect_to={})
-    section = reader.section(data, "network", {"timeout_s", "connect_to"})
+    section = reader.section(data, "network", {"timeout_s", "connect_to", "connect_to_only"})
     timeout = reader.number(section.get("timeout_s", 5), "network.timeout_s", minimum=0.1, maximum=120)
     raw = section.get("connect_to") or {}
     if not isinstance(raw, Mapping):
@@ -361,7 +370,8 @@ def _parse_network(reader: _Reader, data: Any) -> Network:
         text = reader.text(value, path)
         assert text is not None
         mapping[source] = _host_port(reader, text, path, default_port=None)
-    return Network(timeout_s=timeout, connect_to=mapping)
+    only = reader.boolean(section.get("connect_to_only", False), "network.connect_to_only")
+    return Network(timeout_s=timeout, connect_to=mapping, connect_to_only=only)
 
 
 def _existing_file(reader: _Reader, value: Any, path: str, base_dir: Path) -> str | None:
@@ -377,7 +387,9 @@ def _existing_file(reader: _Reader, value: Any, path: str, base_dir: Path) -> st
 def _parse_aws(reader: _Reader, data: Any, base_dir: Path) -> AwsSettings | None:
     if data is None:
         return None
-    section = reader.section(data, "aws", {"profile", "region", "endpoint_url", "ecs", "rds", "s3", "logs"}, {"region"})
+    section = reader.section(
+        data, "aws", {"profile", "region", "endpoint_url", "credentials_file", "ecs", "rds", "s3", "logs"}, {"region"}
+    )
     endpoint = reader.text(section.get("endpoint_url"), "aws.endpoint_url", optional=True)
     if endpoint is not None:
         parts = urlsplit(endpoint)
@@ -430,7 +442,17 @@ def _parse_credentials(reader: _Reader, data: Any) -> Credentials:
     )
 
 
-_TOP_LEVEL = {"name", "embedded", "homeserver", "edge", "tls", "dns", "network", "aws", "credentials"}
+_TOP_LEVEL = {"name", "embedded", "homeserver", "edge", "tls", "dns", "network", "aws", "credentials", "thresholds"}
+
+
+def _parse_thresholds(reader: _Reader, data: Any) -> Thresholds:
+    if data is None:
+        return Thresholds()
+    section = reader.section(data, "thresholds", {"latency_p95_ms"})
+    latency = section.get("latency_p95_ms", Thresholds.latency_p95_ms)
+    return Thresholds(
+        latency_p95_ms=reader.number(latency, "thresholds.latency_p95_ms", minimum=1, maximum=600_000),
+    )
 
 
 def parse_target(document: Any, *, source: str, base_dir: Path, environ: Mapping[str, str] | None = None) -> Target:
@@ -462,6 +484,7 @@ def parse_target(document: Any, *, source: str, base_dir: Path, environ: Mapping
         network=_parse_network(reader, top.get("network")),
         aws=_parse_aws(reader, top.get("aws"), base_dir),
         credentials=_parse_credentials(reader, top.get("credentials")),
+        thresholds=_parse_thresholds(reader, top.get("thresholds")),
         unset_variables=dict(reader.unset_variables),
     )
 

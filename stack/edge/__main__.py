@@ -3,17 +3,65 @@
 from __future__ import annotations
 
 import asyncio
+import asyncio.constants
+import contextlib
 import logging
 import signal
+import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+from hypercorn.events import Closed, Event
+from hypercorn.protocol.h2 import H2Protocol
 
 from stack.edge._app import EdgeApp
 from stack.edge._config import ConfigSource, EdgeConfig
+
+TLS_CLOSE_WAIT_S = 0.5
+
+
+def _goaway_on_close() -> None:
+    """Send HTTP/2 GOAWAY before closing a connection (RFC 9113 §6.8), as Cloudflare does.
+
+    Hypercorn (0.18) closes idle connections without one, on its keep-alive timeout and when it shuts
+    down, and httpcore does not watch idle HTTP/2 connections: a pooled connection's next request
+    would fail with "Server disconnected". Told by GOAWAY, the client retries on a new connection.
+    This reaches into hypercorn's internals; should they change, it does nothing rather than break.
+    """
+    original = H2Protocol.handle
+
+    async def handle(self: H2Protocol, event: Event) -> None:
+        if isinstance(event, Closed):
+            # When the client closed first, the GOAWAY goes nowhere, harmlessly.
+            with contextlib.suppress(Exception):
+                if not self.closed:
+                    self.connection.close_connection()
+                    await self._flush()
+        await original(self, event)
+
+    H2Protocol.handle = handle  # type: ignore[method-assign]
+
+
+def _prompt_tls_close() -> None:
+    """Wait at most a moment for an idle client's TLS close_notify when the edge shuts down.
+
+    An idle pooled client does not read, so it never answers; asyncio would wait 30 s for it, and
+    every edge restart (the TLS faults) would hang until `stop` kills the process. asyncio reads
+    this default when each connection is made.
+    """
+    asyncio.constants.SSL_SHUTDOWN_TIMEOUT = TLS_CLOSE_WAIT_S
+
+
+def _quiet_tls_close(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    error = context.get("exception")
+    if isinstance(error, TimeoutError) and "SSL shutdown" in str(error):
+        return  # an idle client that never answered close_notify: expected, see _prompt_tls_close
+    loop.default_exception_handler(context)
 
 
 def hypercorn_config(config: EdgeConfig) -> Config:
@@ -30,20 +78,32 @@ def hypercorn_config(config: EdgeConfig) -> Config:
     return hc
 
 
+@contextlib.contextmanager
+def closed_ports(host: str, ports: list[int]) -> Iterator[None]:
+    """Hold `ports` bound without listening: connections there are refused, and nothing else can take them."""
+    with contextlib.ExitStack() as stack:
+        for port in ports:
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, port))
+        yield
+
+
 async def run(path: Path) -> None:
     source = ConfigSource(path)
     config = source.current()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_quiet_tls_close)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    # Per-request timeouts come from edge.json; this default only guards anything that forgets one.
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False, follow_redirects=False) as client:
-        await serve(
-            EdgeApp(source, client),  # type: ignore[arg-type]  # plain ASGI 3 callable
-            hypercorn_config(config),
-            shutdown_trigger=stopping.wait,
-        )
+    with closed_ports(config.listen_host, config.closed_ports):
+        # Per-request timeouts come from edge.json; this default only guards anything that forgets one.
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False, follow_redirects=False) as client:
+            await serve(
+                EdgeApp(source, client),  # type: ignore[arg-type]  # plain ASGI 3 callable
+                hypercorn_config(config),
+                shutdown_trigger=stopping.wait,
+            )
 
 
 def main(argv: list[str]) -> int:
@@ -53,6 +113,8 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     # hypercorn's access log already has one line per request.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    _goaway_on_close()
+    _prompt_tls_close()
     asyncio.run(run(Path(argv[0])))
     return 0
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
 import posixpath
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -24,13 +26,16 @@ from stack.edge._asgi import (
     send_reply,
 )
 from stack.edge._config import ConfigSource, EdgeConfig
-from stack.edge._pages import error_page, new_ray_id
+from stack.edge._faults import Switches, corrupt_signatures, is_key_path, switches
+from stack.edge._pages import challenge_page, error_page, new_ray_id
 from stack.edge._proxy import failure_status, forward
 
 log = logging.getLogger(__name__)
 
 # Cloudflare's upload limit on its free plan.
 MAX_BODY = 100 * 1024 * 1024
+# What the edge buffers to rewrite an origin response (a key document is a few hundred bytes).
+MAX_REWRITTEN_BODY = 1024 * 1024
 
 _CORS = [
     (b"access-control-allow-origin", b"*"),
@@ -72,19 +77,25 @@ class EdgeApp:
     async def _route(self, config: EdgeConfig, scope: Scope, receive: Receive, ray_id: str) -> Reply:
         host = _host(scope)
         path = _normalised(scope["path"])
-        if path == "/cdn-cgi/trace" and host in (config.origin_host, config.apex_host):
+        active = switches(config.faults)
+        in_zone = host in (config.origin_host, config.apex_host)
+        # A WAF rule covers the whole zone; Cloudflare's own /cdn-cgi/ endpoints are exempt.
+        if in_zone and not path.startswith("/cdn-cgi/") and active.challenges(header(scope, b"user-agent")):
+            return _challenge(host, ray_id)
+        if path == "/cdn-cgi/trace" and in_zone:
             return _trace(config, scope, host)
         if host == config.origin_host:
-            return await self._proxy(config, scope, receive, ray_id, host, path)
+            return await self._proxy(config, active, scope, receive, ray_id, host, path)
         if host == config.apex_host:
-            return _apex(config, scope["method"], path)
+            return _apex(config, active, scope["method"], path)
         status = 403 if _is_ip(host) else 409
         return _error(status, scope, host, ray_id)
 
     async def _proxy(
-        self, config: EdgeConfig, scope: Scope, receive: Receive, ray_id: str, host: str, path: str
+        self, config: EdgeConfig, active: Switches, scope: Scope, receive: Receive, ray_id: str, host: str, path: str
     ) -> Reply:
-        if any(path == p or path.startswith(p + "/") for p in config.blocked_prefixes):
+        blocked = [p for p in config.blocked_prefixes if p not in active.exposed_prefixes]
+        if any(path == p or path.startswith(p + "/") for p in blocked):
             return _plain(404, b"404 Not Found\n")
         try:
             body = await read_body(receive, limit=MAX_BODY)
@@ -92,25 +103,63 @@ class EdgeApp:
             return _plain(413, b"413 Request Entity Too Large\n")
         except ClientGone:
             return _plain(499, b"")
+        if active.origin_delay_s > 0:
+            # A slow origin: slower than the edge waits for is Cloudflare's 524.
+            if active.origin_delay_s >= config.timeouts.read_s:
+                await asyncio.sleep(config.timeouts.read_s)
+                return _error(524, scope, host, ray_id)
+            await asyncio.sleep(active.origin_delay_s)
+        rewrite_keys = active.corrupt_key_signatures and is_key_path(path) and scope["method"] == "GET"
+        if rewrite_keys:
+            # Uncompressed from the origin, so the document can be rewritten.
+            scope = dict(scope)
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
         try:
             reply = await forward(self._client, config, scope, body, ray_id)
+            if rewrite_keys:
+                reply = await _rewritten(reply, corrupt_signatures)
         except httpx.TransportError as err:
             status = failure_status(err)
             log.warning("edge: origin failed (%s: %s) -> %d", type(err).__name__, err, status)
             return _error(status, scope, host, ray_id)
+        except BodyTooLarge:
+            log.warning("edge: origin response too large to rewrite")
+            return _error(502, scope, host, ray_id)
         reply.headers.append((b"cf-cache-status", b"DYNAMIC"))
         return reply
 
 
-def _apex(config: EdgeConfig, method: str, path: str) -> Reply:
+async def _rewritten(reply: Reply, rewrite: Callable[[bytes], bytes]) -> Reply:
+    """The origin's reply read whole, its body passed through `rewrite`."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        if reply.stream is not None:
+            async for chunk in reply.stream:
+                size += len(chunk)
+                if size > MAX_REWRITTEN_BODY:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+    finally:
+        if reply.close is not None:
+            await reply.close()
+    body = rewrite(b"".join(chunks) if reply.stream is not None else reply.body)
+    headers = [(k, v) for k, v in reply.headers if k.lower() not in {b"content-length", b"content-encoding"}]
+    headers.append((b"content-length", str(len(body)).encode()))
+    return Reply(status=reply.status, headers=headers, body=body)
+
+
+def _apex(config: EdgeConfig, active: Switches, method: str, path: str) -> Reply:
     attribute = _WELLKNOWN.get(path)
-    if attribute is None:
+    if attribute is None or (attribute == "wellknown_server" and active.wellknown_server_missing):
         return _plain(404, b"404 Not Found\n")
     if method == "OPTIONS":
         return Reply(status=204, headers=list(_CORS))
     if method not in ("GET", "HEAD"):
         return _plain(405, b"405 Method Not Allowed\n", [(b"allow", b"GET, HEAD, OPTIONS")])
-    document: dict[str, Any] = getattr(config, attribute)
+    document: Mapping[str, Any] = getattr(config, attribute)
+    if attribute == "wellknown_server" and active.wellknown_server is not None:
+        document = active.wellknown_server
     body = json.dumps(document).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     return Reply(status=200, headers=headers + _CORS, body=body)
@@ -142,6 +191,20 @@ def _error(status: int, scope: Scope, host: str, ray_id: str) -> Reply:
         (b"cache-control", b"private, max-age=0, no-store, no-cache, must-revalidate"),
     ]
     return Reply(status=status, headers=headers, body=body)
+
+
+def _challenge(host: str, ray_id: str) -> Reply:
+    body = challenge_page(host=host, ray_id=ray_id)
+    headers: Headers = [
+        (b"content-type", b"text/html; charset=UTF-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cf-mitigated", b"challenge"),
+        (b"cache-control", b"private, max-age=0, no-store, no-cache, must-revalidate, post-check=0, pre-check=0"),
+        (b"expires", b"Thu, 01 Jan 1970 00:00:01 GMT"),
+        (b"x-frame-options", b"SAMEORIGIN"),
+        (b"referrer-policy", b"same-origin"),
+    ]
+    return Reply(status=403, headers=headers, body=body)
 
 
 def _plain(status: int, body: bytes, extra: Headers | None = None) -> Reply:

@@ -38,8 +38,11 @@ class EdgeConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     # Paths the edge answers 404 for instead of proxying, as Synapse's reverse-proxy docs advise.
     blocked_prefixes: list[str] = field(default_factory=lambda: ["/_synapse/admin", "/_synapse/metrics"])
-    # Fault switches, by name; later issues give them meaning (slow origin, WAF challenge,
-    # wrong well-known, ...). Unknown names are kept and ignored.
+    # Ports held bound but never listening, so connecting there is refused: Cloudflare proxies
+    # only a few HTTPS ports, and the target maps 8448 (federation's default) here.
+    closed_ports: list[int] = field(default_factory=list)
+    # Fault switches, by name, each with its parameters (see `_faults.Switches`). Unknown names
+    # are kept and ignored; healing a fault removes its switch, leaving the rest as it was.
     faults: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -75,9 +78,11 @@ class ConfigSource:
         self._stamp = self._read_stamp()
         self._config = load_config(path)
 
-    def _read_stamp(self) -> tuple[int, int]:
+    def _read_stamp(self) -> tuple[int, int, int, int]:
+        # The inode too: every save is a new file, and two saves within one timestamp tick (a
+        # fault and its heal in quick succession) may leave mtime and size unchanged.
         st = self._path.stat()
-        return st.st_mtime_ns, st.st_size
+        return st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
 
     def current(self) -> EdgeConfig:
         try:

@@ -62,3 +62,34 @@ def error_page(status: int, *, host: str, ray_id: str, client_ip: str) -> bytes:
 </html>
 """
     return page.encode()
+
+
+def challenge_page(*, host: str, ray_id: str) -> bytes:
+    """Cloudflare's managed challenge ("Just a moment..."): only a browser running its script passes."""
+    host_html = html.escape(host or "unknown host")
+    ray = html.escape(ray_id.split("-")[0])
+    page = f"""<!DOCTYPE html>
+<html lang="en-US">
+<head>
+<title>Just a moment...</title>
+<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+<meta name="robots" content="noindex,nofollow" />
+</head>
+<body>
+<div class="main-wrapper" role="main">
+  <div class="main-content">
+    <h1 class="zone-name-title h1">{host_html}</h1>
+    <h2 class="h2" id="challenge-running">Verifying you are human. This may take a few seconds.</h2>
+    <noscript><div class="h2">Enable JavaScript and cookies to continue</div></noscript>
+  </div>
+</div>
+<div class="footer" role="contentinfo">
+  <div class="footer-inner">
+    <div class="text-center" id="footer-text">Ray ID: <code>{ray}</code></div>
+    <div class="text-center">Performance &amp; security by Cloudflare</div>
+  </div>
+</div>
+</body>
+</html>
+"""
+    return page.encode()

@@ -39,6 +39,8 @@ def assert_nothing_left(state_dir: Path, recorded_pids: dict[str, int], ports: d
 def test_target_file_is_the_contract(deployment: Deployment) -> None:
     target = yaml.safe_load(deployment.target_path.read_text())
     edge = target["network"]["connect_to"]["chat.phenom.test:443"]
+    closed = target["network"]["connect_to"]["chat.phenom.test:8448"]
+    nameserver = target["dns"]["nameservers"][0]
     assert target == {
         "name": "local",
         "homeserver": {
@@ -48,12 +50,32 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
         },
         "edge": {"provider": "cloudflare"},
         "tls": {"ca_bundle": str(deployment.state_dir / "ca.pem"), "min_days_remaining": 14},
-        "dns": {"nameservers": []},
-        "network": {"timeout_s": 5, "connect_to": {"chat.phenom.test:443": edge, "phenom.test:443": edge}},
-        "aws": None,
+        "dns": {"nameservers": [nameserver]},
+        "network": {
+            "timeout_s": 5,
+            "connect_to": {
+                "chat.phenom.test:443": edge,
+                "phenom.test:443": edge,
+                "chat.phenom.test:8448": closed,
+                "phenom.test:8448": closed,
+            },
+            "connect_to_only": True,
+        },
+        "aws": {
+            "profile": None,
+            "region": "us-east-1",
+            "endpoint_url": target["aws"]["endpoint_url"],
+            "credentials_file": str(deployment.state_dir / "aws-credentials"),
+            "ecs": {"cluster": "phenom-prod-cluster", "service": "synapse"},
+            "rds": {"instance": "phenom-prod-postgres", "database": "synapse"},
+            "s3": {"media_bucket": "phenom-synapse-media"},
+            "logs": {"group": "/ecs/synapse"},
+        },
         "credentials": {"admin_token_env": "SYNAPSE_ADMIN_TOKEN", "canary_token_env": "SYNTHETICS_CANARY_TOKEN"},
     }
     assert edge.startswith("127.0.0.1:")
+    assert closed.startswith("127.0.0.1:") and not port_open(int(closed.split(":")[1]))
+    assert nameserver.startswith("127.0.0.1:")
 
 
 def test_status_reports_every_component(deployment: Deployment) -> None:
@@ -132,7 +154,7 @@ def test_second_up_on_a_live_deployment_is_refused(deployment: Deployment) -> No
 def test_down_leaves_nothing(fresh: Deployment) -> None:
     fresh.up(owner_pid=os.getpid())
     recorded, ports = pids(fresh.state_dir), state_json(fresh.state_dir)["ports"]
-    assert set(recorded) == {"postgres", "synapse", "edge", "reaper"}
+    assert set(recorded) == {"postgres", "moto", "synapse", "edge", "dns", "shipper", "reaper"}
     fresh.down()
     assert_nothing_left(fresh.state_dir, recorded, ports)
     fresh.down()  # idempotent

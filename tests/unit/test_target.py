@@ -58,6 +58,13 @@ def test_the_local_target_is_embedded() -> None:
     assert target.embedded and target.homeserver is None
 
 
+def test_aws_names_a_shared_credentials_file_relative_to_the_target(tmp_path: Path) -> None:
+    (tmp_path / "aws-credentials").write_text("[default]\n")
+    document = with_key("aws", {"region": "us-east-1", "credentials_file": "aws-credentials"})
+    target = parse_target(document, source="t.yaml", base_dir=tmp_path, environ={})
+    assert target.aws is not None and target.aws.credentials_file == str(tmp_path / "aws-credentials")
+
+
 def test_connect_to_maps_host_port_pairs() -> None:
     target = parse(with_key("network.connect_to", {"chat.example.org:443": "127.0.0.1:8443"}))
     assert target.network.connect_to == {("chat.example.org", 443): ("127.0.0.1", 8443)}
@@ -81,6 +88,9 @@ def test_connect_to_maps_host_port_pairs() -> None:
             "host:port",
         ),
         (with_key("aws", {"profile": "p"}), "aws.region", "required"),
+        (with_key("aws", {"region": "r", "credentials_file": "/nonexistent"}), "aws.credentials_file", "no such file"),
+        (with_key("network.connect_to_only", "yes"), "network.connect_to_only", "true or false"),
+        (with_key("thresholds.latency_p95_ms", 0), "thresholds.latency_p95_ms", "between"),
         (with_key("aws", {"region": "us-east-1", "ecs": {"cluster": "c"}}), "aws.ecs.service", "required"),
         (
             with_key("credentials.admin_token_env", "syt_abc secret"),

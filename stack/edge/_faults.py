@@ -1,0 +1,102 @@
+"""What the fault switches in edge.json (`EdgeConfig.faults`) make the edge do.
+
+Each switch is named after the deployment fault that sets it and carries its parameters:
+
+- `wellknown-wrong`: `{"document": {...}}` is served as /.well-known/matrix/server;
+- `wellknown-missing`: /.well-known/matrix/server answers 404 (wins over `wellknown-wrong`);
+- `keys-invalid`: the origin's /_matrix/key/v2/server document is passed on with its signatures
+  corrupted;
+- `slow-origin`: `{"delay_s": 3.0}` is added before every proxied response;
+- `waf-challenge`: `{"browser_tokens": ["Mozilla/"]}`; clients whose User-Agent has none of them
+  get Cloudflare's managed challenge (403, `cf-mitigated: challenge`);
+- `admin-exposed`: `{"prefixes": ["/_synapse/admin"]}` are proxied although blocked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+KEY_PATH = "/_matrix/key/v2/server"
+DEFAULT_DELAY_S = 3.0
+BROWSER_TOKENS = ("Mozilla/",)
+
+
+@dataclass(frozen=True)
+class Switches:
+    wellknown_server: Mapping[str, Any] | None = None
+    wellknown_server_missing: bool = False
+    corrupt_key_signatures: bool = False
+    origin_delay_s: float = 0.0
+    challenge_tokens: tuple[str, ...] | None = None  # None: no challenge
+    exposed_prefixes: frozenset[str] = frozenset()
+
+    def challenges(self, user_agent: str | None) -> bool:
+        if self.challenge_tokens is None:
+            return False
+        return not any(token in (user_agent or "") for token in self.challenge_tokens)
+
+
+def switches(faults: Mapping[str, Any]) -> Switches:
+    """The switches in force; a malformed one is logged and left off rather than failing requests."""
+    values: dict[str, Any] = {}
+    for name, params in faults.items():
+        try:
+            values.update(_parse(name, params if params is not None else {}))
+        except (TypeError, ValueError, AttributeError) as err:
+            log.warning("edge: ignoring malformed fault switch %s=%r: %s", name, params, err)
+    return Switches(**values)
+
+
+def _parse(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    if name == "wellknown-wrong":
+        document = params.get("document", {})
+        if not isinstance(document, Mapping):
+            raise TypeError("document must be an object")
+        return {"wellknown_server": dict(document)}
+    if name == "wellknown-missing":
+        return {"wellknown_server_missing": True}
+    if name == "keys-invalid":
+        return {"corrupt_key_signatures": True}
+    if name == "slow-origin":
+        delay = float(params.get("delay_s", DEFAULT_DELAY_S))
+        if not 0 <= delay <= 600:
+            raise ValueError("delay_s must be within 0..600")
+        return {"origin_delay_s": delay}
+    if name == "waf-challenge":
+        tokens = params.get("browser_tokens", list(BROWSER_TOKENS))
+        return {"challenge_tokens": tuple(str(token) for token in tokens)}
+    if name == "admin-exposed":
+        return {"exposed_prefixes": frozenset(str(prefix) for prefix in params.get("prefixes", []))}
+    return {}
+
+
+def is_key_path(path: str) -> bool:
+    # Synapse also serves the deprecated /_matrix/key/v2/server/{keyId}.
+    return path == KEY_PATH or path.startswith(KEY_PATH + "/")
+
+
+def corrupt_signatures(body: bytes) -> bytes:
+    """The same key document with one bit of every signature flipped.
+
+    Each signature stays unpadded base64 of the same length, so only verifying it shows the fault.
+    A body that is not a signed JSON object (an error, say) is passed on unchanged.
+    """
+    try:
+        document = json.loads(body)
+        signatures = document["signatures"]
+        for by_key in signatures.values():
+            for key_id, encoded in by_key.items():
+                raw = bytearray(base64.b64decode(encoded + "=" * (-len(encoded) % 4)))
+                raw[0] ^= 0x01
+                by_key[key_id] = base64.b64encode(bytes(raw)).decode().rstrip("=")
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
+        log.warning("edge: key document left as it was (%s: %s)", type(err).__name__, err)
+        return body
+    return json.dumps(document).encode()

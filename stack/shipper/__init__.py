@@ -1,0 +1,1 @@
+"""`python -m stack.shipper STATE_DIR`: the log shipper process (see `stack._shipper`)."""
