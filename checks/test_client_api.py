@@ -1,7 +1,8 @@
-"""Client-server API: the runbook's own "Verify it is working" commands."""
+"""Client-server API: the runbook's "Verify it is working" commands, the database behind them, latency."""
 
 from synthetics import match, must
 from synthetics.check import check
+from synthetics.latency import Latency
 from synthetics.probe import Exchange
 
 
@@ -27,3 +28,25 @@ def test_versions(client_versions: Exchange) -> None:
 def test_versions_http2(client_versions: Exchange) -> None:
     # curl -si <base_url>/_matrix/client/versions | grep "^HTTP"  ->  HTTP/2 200
     must.match_response(client_versions, match.status(200), match.http_version("HTTP/2"))
+
+
+@check(
+    layer="client-api",
+    severity="critical",
+    detects="database-errors",
+    title="A database-backed endpoint answers (room alias lookup)",
+)
+def test_database_answers(alias_lookup: Exchange) -> None:
+    # Needs no login and reads the database: 404 M_NOT_FOUND when healthy, 500 when the database fails,
+    # while /versions keeps answering 200. Together they tell "process down" from "database failing".
+    must.match_response(alias_lookup, match.status(404), match.json_field("errcode", "M_NOT_FOUND"))
+
+
+@check(
+    layer="client-api",
+    severity="normal",
+    detects="slow-performance",
+    title="Client API latency (p95 of /versions) is within the threshold",
+)
+def test_latency(latency: Latency) -> None:
+    must.stay_within(latency)

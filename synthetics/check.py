@@ -66,8 +66,10 @@ def check_info(item: pytest.Item) -> CheckInfo | None:
     area = module.rsplit(".", 1)[-1].removeprefix("test_")
     name = item.originalname if isinstance(item, pytest.Function) else item.name
     name = name.removeprefix("test_")
+    callspec = getattr(item, "callspec", None)
+    suffix = f"[{callspec.id}]" if callspec is not None else ""
     return CheckInfo(
-        id=f"{area}.{name}",
+        id=f"{area}.{name}{suffix}",
         title=marker.kwargs["title"],
         layer=marker.kwargs["layer"],
         severity=marker.kwargs["severity"],

@@ -13,6 +13,8 @@ __all__ = ["Reading", "read_failure"]
 class Reading:
     failure_mode: str
     meaning: str
+    # No HTTP response at all: a check that knows what the missing connection means may say better.
+    transport: bool = False
 
 
 # Cloudflare's own error codes (and the plain gateway codes a proxy answers with).
@@ -44,8 +46,10 @@ _TRANSPORT = {
 def read_failure(exchange: Exchange) -> Reading | None:
     """The failure mode the exchange itself proves, whatever was being checked; None if it proves none."""
     if exchange.error is not None:
+        if exchange.error.kind == "blocked":
+            return None  # the target forbids that connection: the check that wanted it decides
         mode = _TRANSPORT.get(exchange.error.kind, "edge-misconfigured")
-        return Reading(mode, f"no HTTP response: {exchange.error}")
+        return Reading(mode, f"no HTTP response: {exchange.error}", transport=True)
     if exchange.status is None:
         return None
     if exchange.status in (403, 503) and (exchange.header("cf-mitigated") or "").lower() == "challenge":

@@ -16,7 +16,9 @@ __all__ = [
     "header_present",
     "http_version",
     "json_body",
+    "json_field",
     "json_key_nonempty_strings",
+    "json_key_present",
     "status",
 ]
 
@@ -84,5 +86,41 @@ def header_equals(name: str, expected: str) -> Matcher:
 def header_present(name: str) -> Matcher:
     def matcher(exchange: Exchange) -> str | None:
         return None if exchange.header(name) else f"expected a {name} header, saw none"
+
+    return matcher
+
+
+def json_field(key: str, expected: Any) -> Matcher:
+    """The JSON object's `key` (a dotted path for nested objects) equals `expected`."""
+
+    def matcher(exchange: Exchange) -> str | None:
+        try:
+            node: Any = exchange.json()
+        except ValueError as error:
+            return f"expected a JSON body, but the {error}"
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return f"expected {key!r} in the JSON body, saw none"
+            node = node[part]
+        if node == expected:
+            return None
+        return f"expected {key} = {expected!r}, saw {node!r:.120}"
+
+    return matcher
+
+
+def json_key_present(key: str) -> Matcher:
+    """The JSON object has `key` (a dotted path for nested objects)."""
+
+    def matcher(exchange: Exchange) -> str | None:
+        try:
+            node: Any = exchange.json()
+        except ValueError as error:
+            return f"expected a JSON body, but the {error}"
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return f"expected {key!r} in the JSON body, saw none"
+            node = node[part]
+        return None
 
     return matcher

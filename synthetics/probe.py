@@ -21,7 +21,16 @@ import httpx
 
 from synthetics.target import Target
 
-__all__ = ["MAX_BODY_BYTES", "Exchange", "ProbeError", "Prober"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "ConnectionBlocked",
+    "Exchange",
+    "Followed",
+    "ProbeError",
+    "Prober",
+    "connect_address",
+    "http_client",
+]
 
 MAX_BODY_BYTES = 1 << 20
 USER_AGENT = "synapse-synthetics/0.1 (+https://github.com/matrix-org/synapse)"
@@ -31,7 +40,7 @@ USER_AGENT = "synapse-synthetics/0.1 (+https://github.com/matrix-org/synapse)"
 class ProbeError:
     """Why no HTTP response came back. `kind` is one of the names below."""
 
-    kind: str  # dns | refused | connect-timeout | tls | timeout | protocol | too-large | network
+    kind: str  # dns | refused | connect-timeout | tls | timeout | protocol | too-large | network | blocked
     detail: str
 
     def __str__(self) -> str:
@@ -51,6 +60,9 @@ class Exchange:
     elapsed_s: float = 0.0
     error: ProbeError | None = None
     reused_failure: bool = False
+    # Milliseconds per phase of this request, as blackbox_exporter reports them: connect (name
+    # resolution included), tls, processing (request sent to first byte) and transfer.
+    phases_ms: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def request_line(self) -> str:
@@ -77,11 +89,43 @@ class Exchange:
         return f"{self.request_line} -> {self.http_version} {self.status} in {self.elapsed_s * 1000:.0f} ms"
 
 
+class ConnectionBlocked(ConnectionError):
+    """The target allows connections only where `network.connect_to` maps them."""
+
+
+def connect_address(target: Target, host: str, port: int, pinned: str | None = None) -> tuple[str, int]:
+    """Where a connection to host:port really goes: the `connect_to` mapping, whatever else is asked;
+    else the `pinned` address (a per-address probe), else host:port itself."""
+    mapped = target.network.connect_to.get((host.lower(), port))
+    if mapped is not None:
+        return mapped
+    if target.network.connect_to_only:
+        raise ConnectionBlocked(f"{host}:{port} is not in network.connect_to, and the target allows nothing else")
+    return (pinned or host), port
+
+
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A GET with its redirects followed, as homeservers fetch .well-known/matrix/server."""
+
+    exchanges: tuple[Exchange, ...]
+    problem: str | None  # a redirect loop or too many hops
+
+    @property
+    def final(self) -> Exchange:
+        return self.exchanges[-1]
+
+
 class _ConnectToBackend(httpcore.NetworkBackend):
     """Connects to the mapped address; everything above TCP still sees the requested host."""
 
-    def __init__(self, mapping: Mapping[tuple[str, int], tuple[str, int]]) -> None:
-        self._mapping = dict(mapping)
+    def __init__(self, target: Target, pinned: str | None) -> None:
+        self._target = target
+        self._pinned = pinned
         self._backend = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -92,7 +136,10 @@ class _ConnectToBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
-        host, port = self._mapping.get((host, port), (host, port))
+        try:
+            host, port = connect_address(self._target, host, port, self._pinned)
+        except ConnectionBlocked as blocked:
+            raise httpcore.ConnectError(f"blocked: {blocked}") from None
         return self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
 
     def connect_unix_socket(
@@ -105,9 +152,7 @@ class _ConnectToBackend(httpcore.NetworkBackend):
 
 
 class _Transport(httpx.HTTPTransport):
-    def __init__(
-        self, ssl_context: ssl.SSLContext, connect_to: Mapping[tuple[str, int], tuple[str, int]], http2: bool
-    ) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext, target: Target, http2: bool, pinned: str | None) -> None:
         super().__init__(verify=ssl_context, http2=http2, trust_env=False)
         # httpx has no public hook for the network backend; the pool it builds is replaced whole.
         self._pool = httpcore.ConnectionPool(
@@ -116,15 +161,19 @@ class _Transport(httpx.HTTPTransport):
             http2=http2,
             max_connections=20,
             max_keepalive_connections=10,
-            network_backend=_ConnectToBackend(connect_to),
+            network_backend=_ConnectToBackend(target, pinned),
         )
 
 
-def http_client(target: Target, *, http2: bool = True) -> httpx.Client:
-    """An httpx client for the target: its trust store, its deadline, its `connect_to`."""
+def http_client(target: Target, *, http2: bool = True, pinned: str | None = None) -> httpx.Client:
+    """An httpx client for the target: its trust store, its deadline, its `connect_to`.
+
+    `pinned` sends every connection to that IP address (unless `connect_to` maps the host), for
+    probing each address a name resolves to.
+    """
     context = ssl.create_default_context(cafile=target.tls.ca_bundle)
     return httpx.Client(
-        transport=_Transport(context, target.network.connect_to, http2),
+        transport=_Transport(context, target, http2, pinned),
         timeout=httpx.Timeout(target.network.timeout_s),
         headers={"user-agent": USER_AGENT},
         follow_redirects=False,
@@ -138,11 +187,11 @@ class Prober:
     def __init__(self, target: Target) -> None:
         self._target = target
         self._timeout = target.network.timeout_s
-        self._client = http_client(target)
+        self._clients: dict[str | None, httpx.Client] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._exchanges: dict[tuple[Any, ...], Exchange] = {}
-        self._dead_origins: dict[tuple[str, int], ProbeError] = {}
+        self._dead_origins: dict[tuple[str, int, str | None], ProbeError] = {}
 
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
@@ -150,29 +199,70 @@ class Prober:
         assert self._target.homeserver is not None
         return self._target.homeserver.base_url + path_or_url
 
-    def get(self, path_or_url: str, *, headers: Mapping[str, str] | None = None) -> Exchange:
+    def get(self, path_or_url: str, *, headers: Mapping[str, str] | None = None, pinned: str | None = None) -> Exchange:
         """The exchange for this URL, made once per run whoever asks first."""
         url = self.url(path_or_url)
-        key = ("GET", url, tuple(sorted((headers or {}).items())))
+        key = ("GET", url, tuple(sorted((headers or {}).items())), pinned)
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             if key not in self._exchanges:
-                self._exchanges[key] = self._exchange("GET", url, headers or {})
+                self._exchanges[key] = self.fetch(url, headers=headers, pinned=pinned)
             return self._exchanges[key]
 
-    def _exchange(self, method: str, url: str, headers: Mapping[str, str]) -> Exchange:
+    def fetch(
+        self, path_or_url: str, *, headers: Mapping[str, str] | None = None, pinned: str | None = None
+    ) -> Exchange:
+        """A new exchange, never shared (for repeated samples)."""
+        url = self.url(path_or_url)
         parts = urlsplit(url)
-        origin = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        origin = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), pinned)
         with self._lock:
             dead = self._dead_origins.get(origin)
         if dead is not None:
             # One timeout per dead host, not one per check.
-            return Exchange(method=method, url=url, error=dead, reused_failure=True)
+            return Exchange(method="GET", url=url, error=dead, reused_failure=True)
+        exchange = self._exchange("GET", url, headers or {}, pinned)
+        if exchange.error is not None and exchange.error.kind in _DEAD_HOST_KINDS:
+            with self._lock:
+                self._dead_origins[origin] = exchange.error
+        return exchange
+
+    def follow(self, url: str) -> Followed:
+        """GET with redirects followed and loops caught, as homeservers fetch .well-known files."""
+        seen = [url]
+        exchanges = []
+        while True:
+            exchange = self.get(url)
+            exchanges.append(exchange)
+            location = exchange.header("location")
+            if exchange.status not in _REDIRECTS or not location:
+                return Followed(tuple(exchanges), None)
+            url = str(httpx.URL(exchange.url).join(location))
+            if url in seen:
+                return Followed(tuple(exchanges), f"redirect loop: {' -> '.join([*seen, url])}")
+            if len(seen) > MAX_REDIRECTS:
+                return Followed(tuple(exchanges), f"more than {MAX_REDIRECTS} redirects")
+            seen.append(url)
+
+    def _client(self, pinned: str | None) -> httpx.Client:
+        with self._lock:
+            if pinned not in self._clients:
+                self._clients[pinned] = http_client(self._target, pinned=pinned)
+            return self._clients[pinned]
+
+    def _exchange(self, method: str, url: str, headers: Mapping[str, str], pinned: str | None) -> Exchange:
         started = time.monotonic()
         deadline = started + self._timeout * 2
+        marks: dict[str, float] = {}
+
+        def trace(event: str, _info: Mapping[str, Any]) -> None:
+            marks[event.split(".", 1)[-1] if event.startswith(("http11.", "http2.")) else event] = time.monotonic()
+
         try:
-            with self._client.stream(method, url, headers=dict(headers)) as response:
+            with self._client(pinned).stream(
+                method, url, headers=dict(headers), extensions={"trace": trace}
+            ) as response:
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
@@ -180,6 +270,7 @@ class Prober:
                         raise _Abort(ProbeError("too-large", f"body larger than {MAX_BODY_BYTES} bytes"))
                     if time.monotonic() > deadline:
                         raise _Abort(ProbeError("timeout", f"body still arriving after {deadline - started:.1f} s"))
+                finished = time.monotonic()
                 return Exchange(
                     method=method,
                     url=url,
@@ -187,19 +278,41 @@ class Prober:
                     http_version=response.http_version,
                     headers={k.lower(): v for k, v in response.headers.items()},
                     body=bytes(body),
-                    elapsed_s=time.monotonic() - started,
+                    elapsed_s=finished - started,
+                    phases_ms=_phases(marks, started, finished),
                 )
         except _Abort as abort:
             return Exchange(method=method, url=url, error=abort.error, elapsed_s=time.monotonic() - started)
         except httpx.HTTPError as error:
             probe_error = classify_transport_error(error, self._timeout)
-            if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
-                with self._lock:
-                    self._dead_origins[origin] = probe_error
             return Exchange(method=method, url=url, error=probe_error, elapsed_s=time.monotonic() - started)
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
+# Failures that say the host cannot be reached at all: later probes of it fail at once the same way.
+_DEAD_HOST_KINDS = frozenset({"dns", "refused", "connect-timeout", "tls", "blocked"})
+
+
+def _phases(marks: Mapping[str, float], started: float, finished: float) -> dict[str, float]:
+    def span(start: str, end: str) -> float | None:
+        if start in marks and end in marks:
+            return round((marks[end] - marks[start]) * 1000, 1)
+        return None
+
+    phases = {
+        "connect": span("connection.connect_tcp.started", "connection.connect_tcp.complete"),
+        "tls": span("connection.start_tls.started", "connection.start_tls.complete"),
+        "processing": span("send_request_headers.started", "receive_response_headers.complete"),
+    }
+    if "receive_response_headers.complete" in marks:
+        phases["transfer"] = round((finished - marks["receive_response_headers.complete"]) * 1000, 1)
+    phases["total"] = round((finished - started) * 1000, 1)
+    return {name: value for name, value in phases.items() if value is not None}
 
 
 class _Abort(Exception):
@@ -210,6 +323,8 @@ class _Abort(Exception):
 
 def classify_transport_error(error: httpx.HTTPError, timeout_s: float) -> ProbeError:
     causes = _causes(error)
+    if str(error).startswith("blocked: "):
+        return ProbeError("blocked", str(error).removeprefix("blocked: "))
     if isinstance(error, httpx.ConnectTimeout):
         return ProbeError("connect-timeout", f"no connection within {timeout_s:g} s")
     if isinstance(error, httpx.TimeoutException):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from synthetics.target import Target
 
@@ -14,8 +15,9 @@ REDACTED = "[REDACTED]"
 
 # Shapes that are secret whatever their source: Matrix access tokens, bearer headers, tokens in URLs.
 _PATTERNS = (
-    re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer\s+)?[^\s,;\"']+"),
-    re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    # A value that starts with $ or < names a variable or a placeholder, not a secret.
+    re.compile(r"(?i)(authorization\s*[:=]\s*(?:bearer\s+)?+)(?![$<])[^\s,;\"'\\]+"),
+    re.compile(r"(?i)\b(bearer\s+)(?![$<])[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)([?&](?:access_token|token|password|secret)=)[^&#\s\"']+"),
     re.compile(r"(?i)(\"(?:access_token|password|new_password|token|registration_shared_secret)\"\s*:\s*\")[^\"]*"),
     re.compile(r"()\bsy[tr]_[A-Za-z0-9_]{8,}"),
@@ -38,6 +40,16 @@ class Redactor:
         if target is not None:
             names += [n for n in (target.credentials.admin_token_env, target.credentials.canary_token_env) if n]
         return cls(environ.get(name, "") for name in names)
+
+    def json(self, value: Any) -> Any:
+        """Redacts every string inside a JSON-like value, keeping its structure valid."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self(str(key)): self.json(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.json(item) for item in value]
+        return value
 
     def __call__(self, text: str) -> str:
         for literal in self._literals:

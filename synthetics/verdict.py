@@ -30,6 +30,7 @@ class CheckRecord:
     failure_mode: str | None
     message: str
     duration_s: float
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,21 @@ class Verdict:
             "status": self.status,
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
-            "checks": [asdict(record) | {"duration_s": round(record.duration_s, 3)} for record in self.checks],
+            "checks": [_record_json(record) for record in self.checks],
             "diagnosis": list(self.diagnosis),
         }
         if self.note:
             document["note"] = self.note
         return document
+
+
+def _record_json(record: CheckRecord) -> dict[str, Any]:
+    document = asdict(record) | {"duration_s": round(record.duration_s, 3)}
+    if record.warnings:
+        document["warnings"] = list(record.warnings)
+    else:
+        del document["warnings"]
+    return document
 
 
 def _diagnose(records: tuple[CheckRecord, ...], target: Target | None) -> tuple[dict[str, Any], ...]:
@@ -120,7 +130,7 @@ def build_verdict(
 
 def write_verdict(verdict: Verdict, path: Path, redact: Redactor) -> None:
     """Writes atomically, so a reader never sees half a verdict; secrets are redacted on the way."""
-    text = redact(json.dumps(verdict.as_json(), indent=2, ensure_ascii=False)) + "\n"
+    text = json.dumps(redact.json(verdict.as_json()), indent=2, ensure_ascii=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".verdict-", dir=path.parent)
     try:

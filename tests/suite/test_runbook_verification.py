@@ -18,6 +18,8 @@ def test_healthy_deployment_passes_with_an_empty_diagnosis(reference: Reference,
     assert run.verdict["status"] == "healthy"
     assert run.verdict["diagnosis"] == []
     assert {k: v for k, v in run.outcomes().items() if k in VERSIONS_CHECKS} == dict.fromkeys(VERSIONS_CHECKS, "passed")
+    # The reference deployment gives every check what it needs: nothing fails, nothing is skipped.
+    assert {k: v for k, v in run.outcomes().items() if v != "passed"} == {}
     assert "Synthetics: HEALTHY" in run.output
 
 
@@ -28,7 +30,7 @@ def test_synapse_stopped_is_diagnosed_as_origin_down_and_heals(reference: Refere
     verdict = run.verdict
     assert verdict["status"] == "unhealthy"
     assert verdict["diagnosis"][0]["failure_mode"] == "origin-down"
-    assert set(verdict["diagnosis"][0]["evidence"]) == VERSIONS_CHECKS
+    assert set(verdict["diagnosis"][0]["evidence"]) >= VERSIONS_CHECKS
     failed = {c["id"]: c for c in verdict["checks"] if c["id"] in VERSIONS_CHECKS}
     assert all(c["outcome"] == "failed" and c["failure_mode"] == "origin-down" for c in failed.values()), failed
     assert "saw 502" in failed["client_api.versions"]["message"]

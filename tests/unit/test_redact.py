@@ -14,3 +14,14 @@ def test_known_secret_values_and_secret_shapes_are_redacted() -> None:
 
 def test_short_values_are_not_replaced_literally() -> None:
     assert Redactor(["ab"])("a cab") == "a cab"
+
+
+def test_variable_references_and_placeholders_are_kept() -> None:
+    redact = Redactor()
+    kept = 'curl -H "Authorization: Bearer $SYNAPSE_ADMIN_TOKEN" and Authorization: Bearer <ADMIN_TOKEN>'
+    assert redact(kept) == kept
+
+
+def test_json_values_are_redacted_without_breaking_the_structure() -> None:
+    document = {"remediation": ['curl -H "Authorization: Bearer abc123secret"'], "n": 1}
+    assert Redactor().json(document) == {"remediation": [f'curl -H "Authorization: Bearer {REDACTED}"'], "n": 1}

@@ -1,0 +1,30 @@
+"""DNS: the chat host and the server name resolve, through Cloudflare when the target says so."""
+
+import pytest
+
+from fixtures.evidence import HOST_ROLES
+from synthetics import must
+from synthetics.check import check
+from synthetics.resolve import Lookup
+from synthetics.target import Target
+
+pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES[:2], indirect=True)
+
+
+@check(layer="dns", severity="critical", detects="dns-misconfigured", title="The host resolves (A or AAAA)")
+def test_resolves(dns_lookups: tuple[Lookup, ...]) -> None:
+    must.resolve(dns_lookups)
+
+
+@check(
+    layer="dns",
+    severity="critical",
+    detects="dns-misconfigured",
+    title="Every address of the host is Cloudflare's (proxied, orange cloud)",
+)
+def test_proxied_by_cloudflare(dns_lookups: tuple[Lookup, ...], target: Target) -> None:
+    if target.edge.provider != "cloudflare":
+        pytest.skip("edge.provider is not cloudflare")
+    if not any(lookup.ok for lookup in dns_lookups):
+        pytest.skip("no address to check: the host does not resolve (see dns.resolves)")
+    must.lie_in_cloudflare(dns_lookups)

@@ -1,0 +1,30 @@
+"""The edge: Cloudflare in front, and not in the way of Matrix traffic."""
+
+import pytest
+
+from synthetics import match, must
+from synthetics.check import check
+from synthetics.probe import Exchange
+from synthetics.target import Target
+
+
+@check(
+    layer="edge",
+    severity="normal",
+    detects="edge-misconfigured",
+    title="Responses come through Cloudflare (server: cloudflare, cf-ray)",
+)
+def test_served_by_cloudflare(client_versions: Exchange, target: Target) -> None:
+    if target.edge.provider != "cloudflare":
+        pytest.skip("edge.provider is not cloudflare")
+    must.match_response(client_versions, match.header_equals("server", "cloudflare"), match.header_present("cf-ray"))
+
+
+@check(
+    layer="edge",
+    severity="critical",
+    detects="edge-blocking",
+    title="Matrix API traffic is not challenged, whatever its User-Agent",
+)
+def test_not_challenged(user_agent_probes: dict[str, Exchange]) -> None:
+    must.not_be_challenged(user_agent_probes)
