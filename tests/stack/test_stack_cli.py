@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from stack import FAULTS, Deployment
 from tests.stack._helpers import alive, pids
+from tests.suite.conftest import run_suite
 
 pytestmark = pytest.mark.stack
 
@@ -33,6 +35,11 @@ def test_cli_round_trip(state_base: Path) -> None:
         assert up.stdout == f"{state_dir / 'target.yaml'}\n"  # the path and nothing else
         assert "up in" in up.stderr
         recorded = pids(state_dir)
+
+        # What the README promises: the printed path is a target the suite passes on.
+        checked = run_suite(state_dir.parent / "cli-suite", f"--target={up.stdout.strip()}")
+        assert checked.returncode == 0, checked.output
+        assert checked.verdict["status"] == "healthy"
 
         status = stack(state_dir, "status")
         assert status.returncode == 0
@@ -65,3 +72,14 @@ def test_cli_errors_are_one_line(state_base: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("stack: error: no deployment is up")
     assert result.stderr.count("\n") == 1
+
+
+def test_every_fault_injects_and_heals_through_the_cli(deployment: Deployment) -> None:
+    state_dir = deployment.state_dir
+    for fault in FAULTS:
+        injected = stack(state_dir, "fault", fault)
+        assert injected.returncode == 0, (fault, injected.stderr)
+        assert f"faults: {fault}" in stack(state_dir, "status").stdout.splitlines(), fault
+        healed = stack(state_dir, "heal", fault)
+        assert healed.returncode == 0, (fault, healed.stderr)
+    assert "faults: " in stack(state_dir, "status").stdout.splitlines()
