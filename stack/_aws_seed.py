@@ -173,7 +173,40 @@ def seed(aws: Aws, *, postgres_port: int, engine_version: str | None = None) -> 
 
     aws.logs.create_log_group(logGroupName=NAMES.log_group)
     ensure_log_stream(aws, log_stream(task_id))
+    publish_metrics(aws, **HEALTHY_METRICS)
     return Seeded(task_definition=task_definition, task_id=task_id)
+
+
+# What CloudWatch shows of a quiet, healthy deployment (ECS publishes these every minute).
+HEALTHY_METRICS = {"cpu_percent": 12.0, "memory_percent": 35.0, "free_storage_mb": 18_000.0, "connections": 4.0}
+
+
+def publish_metrics(
+    aws: Aws, *, cpu_percent: float, memory_percent: float, free_storage_mb: float, connections: float
+) -> None:
+    """Datapoints as ECS and RDS would publish them, stamped now."""
+    cloudwatch = aws.client("cloudwatch")
+    service = [{"Name": "ClusterName", "Value": NAMES.cluster}, {"Name": "ServiceName", "Value": NAMES.service}]
+    database = [{"Name": "DBInstanceIdentifier", "Value": NAMES.rds_instance}]
+    cloudwatch.put_metric_data(
+        Namespace="AWS/ECS",
+        MetricData=[
+            {"MetricName": "CPUUtilization", "Dimensions": service, "Value": cpu_percent, "Unit": "Percent"},
+            {"MetricName": "MemoryUtilization", "Dimensions": service, "Value": memory_percent, "Unit": "Percent"},
+        ],
+    )
+    cloudwatch.put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "FreeStorageSpace",
+                "Dimensions": database,
+                "Value": free_storage_mb * 1024 * 1024,
+                "Unit": "Bytes",
+            },
+            {"MetricName": "DatabaseConnections", "Dimensions": database, "Value": connections, "Unit": "Count"},
+        ],
+    )
 
 
 def ensure_log_stream(aws: Aws, stream: str) -> None:

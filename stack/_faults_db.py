@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -28,12 +29,17 @@ def database_answers(controls: Controls) -> bool:
 
 
 def _wait_for_database(controls: Controls, *, healthy: bool) -> None:
-    # Several answers in a row: each of the pool's connections must have been tried, since a
-    # connection cut earlier fails only when it is next used.
+    # Concurrent rounds, so every pooled connection is used: one cut by the fault fails only when it
+    # is next used, and a sequence of requests may well be served by the same connection each time.
     def settled() -> bool:
-        return all(database_answers(controls) is healthy for _ in range(POOL_SIZE + 1))
+        with ThreadPoolExecutor(max_workers=POOL_SIZE * 2) as pool:
+            answers = list(pool.map(lambda _: database_answers(controls), range(POOL_SIZE * 2)))
+        return all(answer is healthy for answer in answers)
 
-    if not wait_until(settled, timeout_s=RECOVERY_S, interval_s=0.2):
+    def settled_twice() -> bool:
+        return settled() and settled()
+
+    if not wait_until(settled_twice, timeout_s=RECOVERY_S, interval_s=0.2):
         state = "answer again" if healthy else "fail"
         raise StackError(f"Synapse's database-backed endpoints did not {state} within {RECOVERY_S:.0f} s")
 

@@ -88,11 +88,13 @@ class RdsSettings:
 @dataclass(frozen=True)
 class S3Settings:
     media_bucket: str | None
+    canary_prefix: str = "synthetics-canary/"
 
 
 @dataclass(frozen=True)
 class LogsSettings:
     group: str
+    lookback_minutes: int = 15
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,9 @@ class AwsSettings:
 @dataclass(frozen=True)
 class Thresholds:
     latency_p95_ms: float = 2000.0
+    ecs_cpu_percent: float = 85.0
+    ecs_memory_percent: float = 90.0
+    rds_min_free_storage_mb: float = 2048.0
 
 
 @dataclass(frozen=True)
@@ -384,6 +389,16 @@ def _existing_file(reader: _Reader, value: Any, path: str, base_dir: Path) -> st
     return str(resolved)
 
 
+def _canary_prefix(reader: _Reader, value: Any) -> str:
+    prefix = reader.text(value, "aws.s3.canary_prefix")
+    # A dedicated prefix keeps the canary (and the sweep of stale canaries) away from media keys.
+    if not prefix or not prefix.endswith("/") or prefix.startswith("/") or len(prefix) < 3:
+        raise reader.fail(
+            "aws.s3.canary_prefix", f"must be a dedicated folder like 'synthetics-canary/', got {prefix!r}"
+        )
+    return prefix
+
+
 def _parse_aws(reader: _Reader, data: Any, base_dir: Path) -> AwsSettings | None:
     if data is None:
         return None
@@ -402,8 +417,8 @@ def _parse_aws(reader: _Reader, data: Any, base_dir: Path) -> AwsSettings | None
 
     ecs = sub("ecs", {"cluster", "service"}, {"cluster", "service"})
     rds = sub("rds", {"instance", "database"}, {"instance"})
-    s3 = sub("s3", {"media_bucket"}, set())
-    logs = sub("logs", {"group"}, {"group"})
+    s3 = sub("s3", {"media_bucket", "canary_prefix"}, set())
+    logs = sub("logs", {"group", "lookback_minutes"}, {"group"})
     region = reader.text(section["region"], "aws.region")
     assert region is not None
     return AwsSettings(
@@ -427,8 +442,19 @@ def _parse_aws(reader: _Reader, data: Any, base_dir: Path) -> AwsSettings | None
         if s3 is None
         else S3Settings(
             media_bucket=reader.text(s3.get("media_bucket"), "aws.s3.media_bucket", optional=True),
+            canary_prefix=_canary_prefix(reader, s3.get("canary_prefix", S3Settings.canary_prefix)),
         ),
-        logs=None if logs is None else LogsSettings(group=str(reader.text(logs["group"], "aws.logs.group"))),
+        logs=None
+        if logs is None
+        else LogsSettings(
+            group=str(reader.text(logs["group"], "aws.logs.group")),
+            lookback_minutes=reader.integer(
+                logs.get("lookback_minutes", LogsSettings.lookback_minutes),
+                "aws.logs.lookback_minutes",
+                minimum=1,
+                maximum=10080,
+            ),
+        ),
     )
 
 
@@ -448,11 +474,19 @@ _TOP_LEVEL = {"name", "embedded", "homeserver", "edge", "tls", "dns", "network",
 def _parse_thresholds(reader: _Reader, data: Any) -> Thresholds:
     if data is None:
         return Thresholds()
-    section = reader.section(data, "thresholds", {"latency_p95_ms"})
-    latency = section.get("latency_p95_ms", Thresholds.latency_p95_ms)
-    return Thresholds(
-        latency_p95_ms=reader.number(latency, "thresholds.latency_p95_ms", minimum=1, maximum=600_000),
-    )
+    limits = {
+        "latency_p95_ms": (1, 600_000),
+        "ecs_cpu_percent": (1, 100),
+        "ecs_memory_percent": (1, 100),
+        "rds_min_free_storage_mb": (0, 10_000_000),
+    }
+    section = reader.section(data, "thresholds", set(limits))
+    values = {
+        name: reader.number(section[name], f"thresholds.{name}", minimum=low, maximum=high)
+        for name, (low, high) in limits.items()
+        if name in section
+    }
+    return Thresholds(**values)
 
 
 def parse_target(document: Any, *, source: str, base_dir: Path, environ: Mapping[str, str] | None = None) -> Target:

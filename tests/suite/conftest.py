@@ -7,8 +7,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +40,34 @@ def run_suite(workdir: Path, *args: str, env: dict[str, str] | None = None) -> S
     """`python -m pytest ARGS` from the repository, with its outputs kept under `workdir`."""
     verdict = workdir / "verdict.json"
     command = [
-        sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-        f"--verdict={verdict}", f"--alluredir={workdir / 'allure-results'}", *args,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        f"--verdict={verdict}",
+        f"--alluredir={workdir / 'allure-results'}",
+        *args,
     ]
     completed = subprocess.run(
-        command, cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-        timeout=RUN_DEADLINE_S, stdin=subprocess.DEVNULL, check=False,
+        command,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=RUN_DEADLINE_S,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     return SuiteRun(completed.returncode, completed.stdout + completed.stderr, verdict)
+
+
+def run_suite_from_now(workdir: Path, target: Path) -> SuiteRun:
+    """A run that judges the shared deployment from now on: its log search starts after the error
+    lines earlier faults left (the shipper stamps each line within a fraction of a second)."""
+    time.sleep(1.0)
+    since = datetime.now(UTC).isoformat(timespec="milliseconds")
+    return run_suite(workdir, f"--target={target}", f"--since={since}")
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,15 @@ def test_a_target_outside_the_repository_works_with_both_spellings(tmp_path: Pat
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: t\nhomeserver: {base_url: 'http://chat.example.org', server_name: example.org}\n",
-         "homeserver.base_url: must be an https:// URL"),
-        ("name: t\n" + HOMESERVER + "network: {timeout_s: soon}\n",
-         "network.timeout_s: must be a number"),
-        ("name: t\nhomeserver: {base_url: 'https://chat.example.org', server_name: example.org, port: 1}\n",
-         "homeserver.port: unknown key"),
+        (
+            "name: t\nhomeserver: {base_url: 'http://chat.example.org', server_name: example.org}\n",
+            "homeserver.base_url: must be an https:// URL",
+        ),
+        ("name: t\n" + HOMESERVER + "network: {timeout_s: soon}\n", "network.timeout_s: must be a number"),
+        (
+            "name: t\nhomeserver: {base_url: 'https://chat.example.org', server_name: example.org, port: 1}\n",
+            "homeserver.port: unknown key",
+        ),
         ("name: t\nhomeserver: [\n", "not valid YAML at line"),
     ],
 )
@@ -62,7 +65,7 @@ def test_a_malformed_target_exits_4_naming_the_key_path_without_traceback(
     run = run_suite(tmp_path, "--target", str(path), env=_audited(audit))
     assert run.returncode == 4, run.output
     assert f"{path}: {expected}" in run.output
-    assert "Traceback" not in run.output and "File \"" not in run.output
+    assert "Traceback" not in run.output and 'File "' not in run.output
     assert not audit.exists(), audit.read_text()
 
 
@@ -96,5 +99,9 @@ def test_settings_follow_cli_over_env_and_show_their_source(tmp_path: Path) -> N
 
 def _audited(log: Path) -> dict[str, str]:
     support = REPO / "tests" / "support" / "no_network"
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(support), os.environ.get("PYTHONPATH")])),
-            "SYNTHETICS_NETWORK_AUDIT_LOG": str(log), "PYTHONNOUSERSITE": "1", "PYTHONEXECUTABLE": sys.executable}
+    return {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(support), os.environ.get("PYTHONPATH")])),
+        "SYNTHETICS_NETWORK_AUDIT_LOG": str(log),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONEXECUTABLE": sys.executable,
+    }

@@ -66,9 +66,21 @@ def hanging_target(directory: Path, port: int) -> Path:
 
 def start_suite(tmp_path: Path, target: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--target={target}",
-         f"--verdict={tmp_path / 'verdict.json'}", f"--alluredir={tmp_path / 'allure'}"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--target={target}",
+            f"--verdict={tmp_path / 'verdict.json'}",
+            f"--alluredir={tmp_path / 'allure'}",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
 
 

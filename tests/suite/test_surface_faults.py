@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from stack import FAULTS
-from tests.suite.conftest import Reference, run_suite
+from tests.suite.conftest import Reference, run_suite, run_suite_from_now
 
 pytestmark = pytest.mark.stack
 
@@ -38,6 +38,6 @@ def test_the_fault_is_diagnosed_and_the_healed_deployment_is_healthy(
     failed = [c for c in broken.verdict["checks"] if c["outcome"] == "failed" and c["failure_mode"] == expected]
     assert failed and all(c["message"] for c in failed)
 
-    healed = run_suite(tmp_path / "healed", f"--target={reference.target}")
+    healed = run_suite_from_now(tmp_path / "healed", reference.target)
     assert healed.returncode == 0, healed.output
     assert healed.verdict["status"] == "healthy"

@@ -1,0 +1,96 @@
+"""The AWS side, where the runbook's remediations live: ECS, RDS, the S3 media bucket, the logs."""
+
+from typing import Any
+
+import pytest
+
+from fixtures.aws import aws_evidence
+from synthetics import must
+from synthetics.aws import CanaryResult, EcsState, LogSearch, RdsState
+from synthetics.check import check
+from synthetics.survey import Survey
+from synthetics.target import Target
+
+
+@pytest.fixture
+def ecs_state(survey: Survey, target: Target) -> EcsState:
+    state: EcsState = aws_evidence(survey, target, "aws:ecs", "aws.ecs")
+    return state
+
+
+@pytest.fixture
+def rds_state(survey: Survey, target: Target) -> RdsState:
+    state: RdsState = aws_evidence(survey, target, "aws:rds", "aws.rds")
+    return state
+
+
+@pytest.fixture
+def media_canary(survey: Survey, target: Target) -> CanaryResult:
+    result: CanaryResult = aws_evidence(survey, target, "aws:s3", "aws.s3.media_bucket")
+    return result
+
+
+@check(layer="aws", severity="critical", detects="origin-down", title="The ECS service runs all its desired tasks")
+def test_ecs_service_running(ecs_state: EcsState) -> None:
+    must.run_the_service(ecs_state)
+
+
+@check(
+    layer="aws",
+    severity="critical",
+    detects="deployment-unstable",
+    title="The ECS deployment has settled (one deployment, rollout completed, no failed tasks)",
+)
+def test_ecs_deployment_settled(ecs_state: EcsState) -> None:
+    if not ecs_state.found:
+        pytest.skip("no ECS service to judge (see aws.ecs_service_running)")
+    must.settle(ecs_state)
+
+
+@check(
+    layer="aws",
+    severity="normal",
+    detects="slow-performance",
+    title="ECS CPU and memory utilisation are under their thresholds",
+)
+def test_ecs_utilisation(survey: Survey, target: Target) -> None:
+    utilisation: dict[str, Any] = aws_evidence(survey, target, "aws:ecs_utilisation", "aws.ecs")
+    must.stay_under_utilisation(utilisation, target.thresholds.ecs_cpu_percent, target.thresholds.ecs_memory_percent)
+
+
+@check(layer="aws", severity="critical", detects="database-errors", title="The RDS instance is available")
+def test_rds_available(rds_state: RdsState) -> None:
+    must.be_available(rds_state)
+
+
+@check(layer="aws", severity="normal", detects="database-errors", title="The RDS instance has free storage")
+def test_rds_free_storage(rds_state: RdsState, target: Target) -> None:
+    must.have_free_storage(rds_state, target.thresholds.rds_min_free_storage_mb)
+
+
+@check(
+    layer="aws",
+    severity="critical",
+    detects="media-upload-failing",
+    title="The S3 media bucket takes a write, reads it back and deletes it",
+)
+def test_s3_media_write(media_canary: CanaryResult) -> None:
+    must.write_media(media_canary)
+
+
+@check(
+    layer="aws",
+    severity="critical",
+    detects="security-exposure",
+    title="Public access to the S3 media bucket is blocked",
+)
+def test_s3_public_access_blocked(media_canary: CanaryResult) -> None:
+    if media_canary.failed_step is not None:
+        pytest.skip("the media bucket could not be read (see aws.s3_media_write)")
+    must.block_public_access(media_canary)
+
+
+@check(layer="aws", severity="normal", detects="database-errors", title="No database errors in the homeserver's logs")
+def test_logs_free_of_database_errors(survey: Survey, target: Target) -> None:
+    search: LogSearch = aws_evidence(survey, target, "aws:logs", "aws.logs")
+    must.log_no_database_errors(search)

@@ -1,0 +1,477 @@
+"""AWS as the runbook's remediations see it: ECS, RDS, the S3 media bucket, CloudWatch logs and metrics.
+
+The same boto3 code reaches AWS or an AWS-compatible endpoint (`aws.endpoint_url`). Every call has
+a connect and read deadline and a bounded number of attempts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import botocore.session
+from botocore.config import Config
+
+from synthetics.target import AwsSettings, EcsSettings
+
+__all__ = [
+    "AwsAccess",
+    "AwsProblem",
+    "CanaryResult",
+    "EcsState",
+    "LogSearch",
+    "RdsState",
+    "open_aws",
+]
+
+DB_ERROR_SIGNATURES = (
+    "OperationalError",
+    '"could not connect to server"',
+    '"connection refused"',
+    '"too many clients"',
+    '"remaining connection slots are reserved"',
+    '"terminating connection"',
+)
+CANARY_PREFIX = "synthetics-canary/"
+# A canary older than this belongs to a run that died before cleaning up; younger ones may be live.
+STALE_CANARY = timedelta(minutes=10)
+
+
+class AwsProblem(Exception):
+    """AWS cannot be asked at all (credentials, profile, endpoint): one reason that names the fix."""
+
+
+@dataclass(frozen=True)
+class AwsAccess:
+    settings: AwsSettings
+    session: boto3.Session
+    config: Config
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def client(self, service: str) -> Any:
+        # Clients are thread-safe once made; making them is not.
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.session.client(
+                    service, endpoint_url=self.settings.endpoint_url, config=self.config
+                )
+            return self._clients[service]
+
+
+def _fix(settings: AwsSettings) -> str:
+    if settings.profile:
+        return f"run `aws sso login --profile {settings.profile}` (or refresh that profile's credentials)"
+    return "provide AWS credentials (environment, profile, SSO or web identity)"
+
+
+def open_aws(settings: AwsSettings, timeout_s: float) -> AwsAccess:
+    """A session for the target's account, its credentials proven once with sts:GetCallerIdentity."""
+    core = botocore.session.Session(profile=settings.profile)
+    if settings.credentials_file:
+        core.set_config_variable("credentials_file", settings.credentials_file)
+    config = Config(
+        region_name=settings.region,
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        retries={"max_attempts": 2, "mode": "standard"},
+    )
+    try:
+        session = boto3.Session(botocore_session=core, region_name=settings.region)
+        access = AwsAccess(settings, session, config)
+        access.client("sts").get_caller_identity()
+    except botocore.exceptions.ProfileNotFound:
+        raise AwsProblem(f"AWS profile {settings.profile!r} is not configured: {_fix(settings)}") from None
+    except botocore.exceptions.NoCredentialsError:
+        raise AwsProblem(f"no AWS credentials found: {_fix(settings)}") from None
+    except (botocore.exceptions.SSOError, botocore.exceptions.TokenRetrievalError) as error:
+        raise AwsProblem(f"the AWS SSO session is missing or expired ({_one_line(error)}): {_fix(settings)}") from None
+    except botocore.exceptions.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise AwsProblem(f"AWS refused the credentials ({code}): {_fix(settings)}") from None
+    except botocore.exceptions.BotoCoreError as error:
+        raise AwsProblem(f"AWS cannot be reached ({_one_line(error)})") from None
+    return access
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, botocore.exceptions.ClientError):
+        return str(
+            error.response.get("Error", {}).get("Code")
+            or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        )
+    return type(error).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# ECS
+
+
+@dataclass(frozen=True)
+class EcsDeployment:
+    id: str
+    status: str  # PRIMARY | ACTIVE | INACTIVE
+    rollout_state: str | None  # COMPLETED | IN_PROGRESS | FAILED
+    rollout_reason: str | None
+    task_definition: str
+    desired: int
+    running: int
+    failed_tasks: int
+
+
+@dataclass(frozen=True)
+class StoppedTask:
+    task: str
+    stopped_reason: str
+    stopped_at: str
+    containers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EcsState:
+    cluster: str
+    service: str
+    found: bool
+    status: str | None = None
+    desired: int = 0
+    running: int = 0
+    pending: int = 0
+    task_definition: str | None = None
+    deployments: tuple[EcsDeployment, ...] = ()
+    events: tuple[str, ...] = ()
+    stopped_tasks: tuple[StoppedTask, ...] = ()
+    waited_s: float = 0.0
+
+    @property
+    def primary(self) -> EcsDeployment | None:
+        return next((d for d in self.deployments if d.status == "PRIMARY"), None)
+
+    @property
+    def settled(self) -> bool:
+        """What `aws ecs wait services-stable` accepts, and what it misses: a completed, clean rollout."""
+        primary = self.primary
+        return (
+            self.found
+            and len(self.deployments) == 1
+            and self.running == self.desired > 0
+            and primary is not None
+            and primary.rollout_state in (None, "COMPLETED")
+            and primary.failed_tasks == 0
+        )
+
+    @property
+    def rollout_failed(self) -> bool:
+        return any(d.rollout_state == "FAILED" for d in self.deployments)
+
+
+def _describe_ecs(access: AwsAccess, settings: EcsSettings) -> EcsState:
+    ecs = access.client("ecs")
+    found = ecs.describe_services(cluster=settings.cluster, services=[settings.service]).get("services", [])
+    service = next((s for s in found if s.get("status") != "MISSING"), None)
+    if service is None:
+        return EcsState(settings.cluster, settings.service, found=False)
+    deployments = tuple(
+        EcsDeployment(
+            id=d.get("id", ""),
+            status=d.get("status", ""),
+            rollout_state=d.get("rolloutState"),
+            rollout_reason=d.get("rolloutStateReason"),
+            task_definition=d.get("taskDefinition", "").rsplit("/", 1)[-1],
+            desired=int(d.get("desiredCount", 0)),
+            running=int(d.get("runningCount", 0)),
+            failed_tasks=int(d.get("failedTasks", 0)),
+        )
+        for d in service.get("deployments", [])
+    )
+    events = tuple(str(e.get("message", "")) for e in service.get("events", [])[:5])
+    return EcsState(
+        cluster=settings.cluster,
+        service=settings.service,
+        found=True,
+        status=service.get("status"),
+        desired=int(service.get("desiredCount", 0)),
+        running=int(service.get("runningCount", 0)),
+        pending=int(service.get("pendingCount", 0)),
+        task_definition=str(service.get("taskDefinition", "")).rsplit("/", 1)[-1] or None,
+        deployments=deployments,
+        events=events,
+        stopped_tasks=_stopped_tasks(ecs, settings),
+    )
+
+
+def _stopped_tasks(ecs: Any, settings: EcsSettings, limit: int = 5) -> tuple[StoppedTask, ...]:
+    arns = ecs.list_tasks(
+        cluster=settings.cluster, serviceName=settings.service, desiredStatus="STOPPED", maxResults=limit
+    ).get("taskArns", [])
+    if not arns:
+        return ()
+    tasks = ecs.describe_tasks(cluster=settings.cluster, tasks=arns[:limit]).get("tasks", [])
+    return tuple(
+        StoppedTask(
+            task=str(task.get("taskArn", "")).rsplit("/", 1)[-1],
+            stopped_reason=str(task.get("stoppedReason", "")),
+            stopped_at=str(task.get("stoppedAt", "")),
+            containers=tuple(
+                f"{c.get('name')}: {c.get('reason') or ''} (exit {c.get('exitCode')})".strip()
+                for c in task.get("containers", [])
+                if c.get("reason") or c.get("exitCode") not in (None, 0)
+            ),
+        )
+        for task in tasks
+    )
+
+
+def read_ecs(access: AwsAccess, settings: EcsSettings, *, wait_stable_s: float = 0.0, poll_s: float = 5.0) -> EcsState:
+    """The service now; with `wait_stable_s`, polled like the waiter until it settles, fails or time is up."""
+    started = time.monotonic()
+    state = _describe_ecs(access, settings)
+    while wait_stable_s > 0 and state.found and not state.settled and not state.rollout_failed:
+        left = wait_stable_s - (time.monotonic() - started)
+        if left <= 0:
+            break
+        time.sleep(min(poll_s, left))
+        state = _describe_ecs(access, settings)
+    return _with_wait(state, time.monotonic() - started if wait_stable_s > 0 else 0.0)
+
+
+def _with_wait(state: EcsState, waited_s: float) -> EcsState:
+    return replace(state, waited_s=round(waited_s, 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# CloudWatch metrics
+
+
+def latest_metric(
+    access: AwsAccess,
+    namespace: str,
+    metric: str,
+    dimensions: dict[str, str],
+    *,
+    minutes: int = 15,
+    stat: str = "Average",
+) -> float | None:
+    """The most recent datapoint of a metric over the last minutes, or None when there is none."""
+    now = datetime.now(UTC)
+    answer = access.client("cloudwatch").get_metric_statistics(
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        StartTime=now - timedelta(minutes=minutes),
+        EndTime=now,
+        Period=60,
+        Statistics=[stat],
+    )
+    points = sorted(answer.get("Datapoints", []), key=lambda p: p["Timestamp"])
+    return float(points[-1][stat]) if points else None
+
+
+# ---------------------------------------------------------------------------------------------
+# RDS
+
+
+@dataclass(frozen=True)
+class RdsState:
+    instance: str
+    found: bool
+    status: str | None = None
+    engine: str | None = None
+    endpoint: str | None = None
+    allocated_storage_gb: int | None = None
+    free_storage_bytes: float | None = None
+    connections: float | None = None
+
+
+def read_rds(access: AwsAccess, instance: str) -> RdsState:
+    try:
+        found = access.client("rds").describe_db_instances(DBInstanceIdentifier=instance).get("DBInstances", [])
+    except botocore.exceptions.ClientError as error:
+        if error_code(error) == "DBInstanceNotFound":
+            return RdsState(instance, found=False)
+        raise
+    if not found:
+        return RdsState(instance, found=False)
+    db = found[0]
+    endpoint = db.get("Endpoint") or {}
+    dimensions = {"DBInstanceIdentifier": instance}
+    return RdsState(
+        instance=instance,
+        found=True,
+        status=db.get("DBInstanceStatus"),
+        engine=f"{db.get('Engine')} {db.get('EngineVersion')}",
+        endpoint=f"{endpoint.get('Address')}:{endpoint.get('Port')}" if endpoint else None,
+        allocated_storage_gb=db.get("AllocatedStorage"),
+        free_storage_bytes=latest_metric(access, "AWS/RDS", "FreeStorageSpace", dimensions, stat="Minimum"),
+        connections=latest_metric(access, "AWS/RDS", "DatabaseConnections", dimensions, stat="Maximum"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# S3 media: the runbook's "S3 write"
+
+
+@dataclass(frozen=True)
+class CanaryResult:
+    bucket: str
+    key: str
+    steps: tuple[str, ...]
+    failed_step: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+    public_access_block: dict[str, bool] | None = None
+    public_access_error: str | None = None
+
+
+class CanaryJanitor:
+    """Remembers canaries in flight, so an interrupted run still deletes what it wrote."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, str], Callable[[], None]] = {}
+        self._changed = threading.Condition()
+
+    def track(self, bucket: str, key: str, delete: Callable[[], None]) -> None:
+        with self._changed:
+            self._pending[(bucket, key)] = delete
+
+    def done(self, bucket: str, key: str) -> None:
+        with self._changed:
+            self._pending.pop((bucket, key), None)
+            self._changed.notify_all()
+
+    def clean_up(self, wait_s: float) -> None:
+        """Lets canaries in flight finish (they delete their own object), then deletes what is left."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._pending, timeout=wait_s)
+            pending = list(self._pending.values())
+            self._pending.clear()
+        for delete in pending:
+            with contextlib.suppress(Exception):  # best effort on the way out; the next run sweeps
+                delete()
+
+
+JANITOR = CanaryJanitor()
+
+
+def s3_canary(access: AwsAccess, bucket: str, prefix: str = CANARY_PREFIX) -> CanaryResult:
+    """Writes a uniquely named object under `prefix`, reads it back byte for byte, deletes it.
+
+    Only keys under `prefix` that this suite names are ever touched: the canary, and stale canaries
+    of runs that died before their clean-up. The canary is deleted whatever happens.
+    """
+    s3 = access.client("s3")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    key = f"{prefix}{stamp}-{secrets.token_hex(8)}.txt"
+    steps: list[str] = []
+    progress = {"step": "head-bucket"}
+
+    def delete() -> None:
+        s3.delete_object(Bucket=bucket, Key=key)
+
+    JANITOR.track(bucket, key, delete)
+    try:
+        _write_and_read_back(s3, bucket, prefix, key, steps, progress)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        return CanaryResult(bucket, key, tuple(steps), progress["step"], error_code(error), _one_line(error))
+    except _Mismatch as mismatch:
+        return CanaryResult(bucket, key, tuple(steps), "get-object", "Mismatch", str(mismatch))
+    finally:
+        with contextlib.suppress(botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+            delete()
+            steps.append("deleted it")
+        JANITOR.done(bucket, key)
+    block, block_error = _public_access_block(s3, bucket)
+    return CanaryResult(bucket, key, tuple(steps), public_access_block=block, public_access_error=block_error)
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _write_and_read_back(
+    s3: Any, bucket: str, prefix: str, key: str, steps: list[str], progress: dict[str, str]
+) -> None:
+    payload = secrets.token_bytes(64)
+    s3.head_bucket(Bucket=bucket)
+    steps.append(f"bucket {bucket} exists")
+    progress["step"] = "sweep"
+    swept = _sweep_stale_canaries(s3, bucket, prefix)
+    if swept:
+        steps.append(f"deleted {swept} stale canary object(s) of earlier runs")
+    progress["step"] = "put-object"
+    s3.put_object(Bucket=bucket, Key=key, Body=payload)
+    steps.append(f"wrote s3://{bucket}/{key} ({len(payload)} bytes)")
+    progress["step"] = "get-object"
+    if s3.get_object(Bucket=bucket, Key=key)["Body"].read() != payload:
+        raise _Mismatch("the object read back differs from what was written")
+    steps.append("read it back byte for byte")
+
+
+def _sweep_stale_canaries(s3: Any, bucket: str, prefix: str) -> int:
+    cutoff = datetime.now(UTC) - STALE_CANARY
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=100).get("Contents", [])
+    stale = [o["Key"] for o in listed if o["LastModified"] < cutoff and o["Key"].endswith(".txt")]
+    for key in stale:
+        s3.delete_object(Bucket=bucket, Key=key)
+    return len(stale)
+
+
+def _public_access_block(s3: Any, bucket: str) -> tuple[dict[str, bool] | None, str | None]:
+    try:
+        answer = s3.get_public_access_block(Bucket=bucket)
+    except botocore.exceptions.ClientError as error:
+        return None, error_code(error)
+    return dict(answer.get("PublicAccessBlockConfiguration", {})), None
+
+
+# ---------------------------------------------------------------------------------------------
+# CloudWatch Logs
+
+
+@dataclass(frozen=True)
+class LogMatch:
+    timestamp: str
+    stream: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LogSearch:
+    group: str
+    since: str
+    signatures: tuple[str, ...]
+    matches: tuple[LogMatch, ...]
+
+
+def search_logs(access: AwsAccess, group: str, since: datetime, limit: int = 5) -> LogSearch:
+    """Database error signatures in the group since `since`, one plain filter each (what moto and
+    CloudWatch both understand), the first `limit` lines kept as evidence."""
+    logs = access.client("logs")
+    start_ms = int(since.timestamp() * 1000)
+    found: dict[tuple[int, str], LogMatch] = {}
+    for signature in DB_ERROR_SIGNATURES:
+        answer = logs.filter_log_events(logGroupName=group, startTime=start_ms, filterPattern=signature, limit=limit)
+        needle = signature.strip('"').lower()
+        for event in answer.get("events", []):
+            message = str(event.get("message", ""))
+            # The endpoint may match more loosely than CloudWatch (moto ignores unknown syntax).
+            if needle not in message.lower():
+                continue
+            when = datetime.fromtimestamp(event.get("timestamp", 0) / 1000, UTC).isoformat(timespec="seconds")
+            found[(int(event.get("timestamp", 0)), message)] = LogMatch(
+                when, str(event.get("logStreamName", "")), message.strip()[:500]
+            )
+    matches = tuple(found[key] for key in sorted(found)[:limit])
+    return LogSearch(group, since.isoformat(timespec="seconds"), DB_ERROR_SIGNATURES, matches)

@@ -1,0 +1,71 @@
+"""Assertion helpers that fail a check with its failure mode, what was expected and what was seen.
+
+Each helper reads evidence a fixture gathered and raises `CheckFailed` (an AssertionError) with a
+message that starts with the failure mode; pure matching lives in `synthetics.match`.
+"""
+
+from synthetics.must._aws import (
+    be_available,
+    block_public_access,
+    have_free_storage,
+    log_no_database_errors,
+    run_the_service,
+    settle,
+    stay_under_utilisation,
+    write_media,
+)
+from synthetics.must._core import (
+    CheckFailed,
+    collecting_warnings,
+    fail,
+    match_response,
+    stop_collecting_warnings,
+    warn,
+)
+from synthetics.must._federation import (
+    advertise_homeserver,
+    agree_on_keys,
+    delegate,
+    discover,
+    federate_on_a_cloudflare_port,
+    serve_valid_keys,
+)
+from synthetics.must._surface import (
+    last_days,
+    lie_in_cloudflare,
+    not_be_challenged,
+    resolve,
+    speak_modern_tls,
+    stay_within,
+    verify_tls,
+)
+
+__all__ = [
+    "CheckFailed",
+    "advertise_homeserver",
+    "agree_on_keys",
+    "be_available",
+    "block_public_access",
+    "collecting_warnings",
+    "delegate",
+    "discover",
+    "fail",
+    "federate_on_a_cloudflare_port",
+    "have_free_storage",
+    "last_days",
+    "lie_in_cloudflare",
+    "log_no_database_errors",
+    "match_response",
+    "not_be_challenged",
+    "resolve",
+    "run_the_service",
+    "serve_valid_keys",
+    "settle",
+    "speak_modern_tls",
+    "stay_under_utilisation",
+    "stay_within",
+    "stop_collecting_warnings",
+    "verify_tls",
+    "warn",
+    "write_media",
+]

@@ -1,0 +1,133 @@
+"""Assertions on the AWS side: ECS, RDS, the S3 media bucket and the logs."""
+
+from __future__ import annotations
+
+from synthetics.aws import CanaryResult, EcsState, LogSearch, RdsState
+from synthetics.must._core import fail, warn
+
+
+def _service(state: EcsState) -> str:
+    return f"ECS service {state.service} in cluster {state.cluster}"
+
+
+def run_the_service(state: EcsState) -> None:
+    """The service exists, is ACTIVE and runs as many tasks as it wants (and wants some)."""
+    __tracebackhide__ = True
+    if not state.found:
+        raise fail(
+            f"{_service(state)} does not exist. The runbook is unsure whether Synapse runs on ECS Fargate "
+            "or EC2: if it is EC2, set aws.ec2 in the target instead of aws.ecs",
+            failure_mode="origin-down",
+        )
+    if state.status != "ACTIVE":
+        raise fail(f"{_service(state)} is {state.status}, not ACTIVE", failure_mode="origin-down")
+    if state.desired == 0 or state.running < state.desired:
+        stopped = "; ".join(
+            f"task {t.task} stopped: {t.stopped_reason}" + (f" ({', '.join(t.containers)})" if t.containers else "")
+            for t in state.stopped_tasks[:2]
+        )
+        raise fail(
+            f"{_service(state)} runs {state.running} of {state.desired} desired task(s)"
+            + (f"; {stopped}" if stopped else "")
+            + (f"; latest event: {state.events[0]}" if state.events else ""),
+            failure_mode="origin-down",
+        )
+
+
+def settle(state: EcsState) -> None:
+    """One deployment, rolled out completely with no failed tasks: what `services-stable` accepts,
+    and what it misses (rolloutState, failedTasks)."""
+    __tracebackhide__ = True
+    if state.settled:
+        return
+    waited = f" after waiting {state.waited_s:g} s" if state.waited_s else ""
+    rollouts = ", ".join(
+        f"{d.status} {d.task_definition} {d.rollout_state or '?'} ({d.running}/{d.desired} running, "
+        f"{d.failed_tasks} failed)" + (f": {d.rollout_reason}" if d.rollout_reason else "")
+        for d in state.deployments
+    )
+    if state.rollout_failed:
+        problem = "a rollout FAILED"
+    elif len(state.deployments) > 1:
+        problem = f"{len(state.deployments)} deployments are live at once"
+    elif state.running != state.desired or state.desired == 0:
+        problem = f"{state.running} of {state.desired} tasks run"
+    else:
+        problem = "the rollout has not completed"
+    raise fail(f"{_service(state)} is not settled{waited}: {problem} [{rollouts}]", failure_mode="deployment-unstable")
+
+
+def stay_under_utilisation(utilisation: dict[str, float | None], cpu_percent: float, memory_percent: float) -> None:
+    __tracebackhide__ = True
+    limits = {"CPUUtilization": cpu_percent, "MemoryUtilization": memory_percent}
+    over = [
+        f"{metric} {value:.0f}% over {limits[metric]:.0f}%"
+        for metric, value in utilisation.items()
+        if value is not None and value > limits[metric]
+    ]
+    missing = [metric for metric, value in utilisation.items() if value is None]
+    if missing:
+        warn(f"no recent AWS/ECS datapoints for {', '.join(missing)}")
+    if over:
+        raise fail(f"the ECS service is busy: {'; '.join(over)}", failure_mode="slow-performance")
+
+
+def be_available(state: RdsState) -> None:
+    __tracebackhide__ = True
+    if not state.found:
+        raise fail(f"RDS instance {state.instance} does not exist", failure_mode="database-errors")
+    if state.status != "available":
+        raise fail(
+            f"RDS instance {state.instance} is {state.status!r}, not 'available': Synapse cannot use its database",
+            failure_mode="database-errors",
+        )
+
+
+def have_free_storage(state: RdsState, min_free_mb: float) -> None:
+    __tracebackhide__ = True
+    if state.free_storage_bytes is None:
+        warn(f"no recent FreeStorageSpace datapoint for RDS instance {state.instance}")
+        return
+    free_mb = state.free_storage_bytes / 1024 / 1024
+    if free_mb < min_free_mb:
+        raise fail(
+            f"RDS instance {state.instance} has {free_mb:.0f} MB free, under {min_free_mb:.0f} MB",
+            failure_mode="database-errors",
+        )
+
+
+def write_media(result: CanaryResult) -> None:
+    """The media bucket takes a write, gives it back byte for byte and lets it be deleted."""
+    __tracebackhide__ = True
+    if result.failed_step is not None:
+        raise fail(
+            f"S3 media bucket {result.bucket}: {result.failed_step} failed with {result.error_code} "
+            f"({result.error}); done before: {'; '.join(result.steps) or 'nothing'}",
+            failure_mode="media-upload-failing",
+        )
+
+
+def block_public_access(result: CanaryResult) -> None:
+    __tracebackhide__ = True
+    block = result.public_access_block
+    if block is None:
+        raise fail(
+            f"S3 media bucket {result.bucket} has no public access block ({result.public_access_error})",
+            failure_mode="security-exposure",
+        )
+    off = sorted(setting for setting, on in block.items() if not on)
+    if off:
+        raise fail(
+            f"S3 media bucket {result.bucket}: public access not blocked: {', '.join(off)} off",
+            failure_mode="security-exposure",
+        )
+
+
+def log_no_database_errors(search: LogSearch) -> None:
+    __tracebackhide__ = True
+    if search.matches:
+        lines = " | ".join(f"{m.timestamp} {m.message[:200]}" for m in search.matches[:3])
+        raise fail(
+            f"{len(search.matches)} database error line(s) in {search.group} since {search.since}: {lines}",
+            failure_mode="database-errors",
+        )

@@ -1,0 +1,111 @@
+"""Assertions on DNS, TLS, latency and the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from synthetics import match
+from synthetics.diagnose import read_failure
+from synthetics.latency import Latency
+from synthetics.must._core import fail, match_response
+from synthetics.probe import Exchange
+from synthetics.resolve import Lookup, in_cloudflare
+from synthetics.tls import TlsReport
+
+
+def resolve(lookups: Sequence[Lookup]) -> None:
+    """At least one address record (A or AAAA) answers; NXDOMAIN, SERVFAIL and timeouts are told apart."""
+    __tracebackhide__ = True
+    if any(lookup.ok for lookup in lookups):
+        return
+    raise fail("; ".join(lookup.describe() for lookup in lookups), failure_mode="dns-misconfigured")
+
+
+def lie_in_cloudflare(lookups: Sequence[Lookup]) -> None:
+    """Every address is Cloudflare's: anything else exposes the origin (the orange cloud is off)."""
+    __tracebackhide__ = True
+    addresses = [address for lookup in lookups if lookup.ok for address in lookup.records]
+    outside = [address for address in addresses if not in_cloudflare(address)]
+    if outside:
+        name = lookups[0].name
+        raise fail(
+            f"{name} resolves to {', '.join(outside)}, outside Cloudflare's published ranges: "
+            "the record is not proxied (grey cloud) and exposes the origin",
+            failure_mode="dns-misconfigured",
+        )
+
+
+def _tls_reachable(report: TlsReport) -> None:
+    __tracebackhide__ = True
+    if report.error is not None:
+        mode = read_failure(Exchange(method="TLS", url=f"{report.host}:{report.port}", error=report.error))
+        raise fail(
+            f"no TLS handshake with {report.host}:{report.port} ({report.error})",
+            failure_mode=mode.failure_mode if mode and report.error.kind != "blocked" else None,
+        )
+
+
+def verify_tls(report: TlsReport) -> None:
+    """The chain verifies against the target's trust store and the certificate names the host."""
+    __tracebackhide__ = True
+    _tls_reachable(report)
+    if not report.verified:
+        raise fail(
+            f"{report.host}:{report.port}: the certificate does not verify: {report.verify_error} "
+            f"(subject {report.subject}, names {', '.join(report.names) or 'none'})",
+            failure_mode="tls-certificate",
+        )
+
+
+def last_days(report: TlsReport, min_days: int) -> None:
+    __tracebackhide__ = True
+    _tls_reachable(report)
+    days = report.days_left()
+    if days is None or days < min_days:
+        expiry = report.not_after.isoformat() if report.not_after else "unknown"
+        raise fail(
+            f"{report.host}:{report.port}: the certificate expires {expiry} ({days or 0:.1f} days left), "
+            f"under the {min_days} days the target asks for",
+            failure_mode="tls-certificate",
+        )
+
+
+def speak_modern_tls(report: TlsReport) -> None:
+    __tracebackhide__ = True
+    _tls_reachable(report)
+    if not report.modern:
+        raise fail(
+            f"{report.host}:{report.port} negotiated {report.version}; TLS 1.2 or newer expected",
+            failure_mode="tls-certificate",
+        )
+
+
+def stay_within(latency: Latency) -> None:
+    """The p95 of the sample is within the target's threshold."""
+    __tracebackhide__ = True
+    if latency.first_failure is not None:
+        # The versions check names that failure; here it only means no latency could be measured.
+        match_response(latency.first_failure, match.status(200), failure_mode="slow-performance")
+    if latency.p95_ms > latency.threshold_ms:
+        samples = ", ".join(f"{value:.0f}" for value in latency.samples_ms)
+        raise fail(
+            f"p95 latency of /versions is {latency.p95_ms:.0f} ms, over the {latency.threshold_ms:.0f} ms "
+            f"threshold (p50 {latency.p50_ms:.0f} ms; samples {samples} ms)",
+            failure_mode="slow-performance",
+        )
+
+
+def not_be_challenged(probes: Mapping[str, Exchange]) -> None:
+    """No WAF or bot challenge for Matrix API traffic, whoever's User-Agent it carries."""
+    __tracebackhide__ = True
+    for agent, exchange in probes.items():
+        if exchange.status in (403, 503, 429) and (
+            (exchange.header("cf-mitigated") or "").lower() == "challenge" or "Just a moment" in exchange.text
+        ):
+            raise fail(
+                f"{exchange.request_line} as {agent!r} answered {exchange.status} with a challenge "
+                f"(cf-mitigated: {exchange.header('cf-mitigated')}; cf-ray: {exchange.header('cf-ray')}): "
+                "homeservers and bots cannot pass it",
+                failure_mode="edge-blocking",
+            )
+        match_response(exchange, match.status(200))
