@@ -39,6 +39,8 @@ def settle(state: EcsState) -> None:
     and what it misses (rolloutState, failedTasks)."""
     __tracebackhide__ = True
     if state.settled:
+        if state.waited_s:
+            warn(f"{_service(state)} settled after {state.waited_s:g} s of waiting")
         return
     waited = f" after waiting {state.waited_s:g} s" if state.waited_s else ""
     rollouts = ", ".join(
