@@ -1,12 +1,13 @@
 """The AWS side, where the runbook's remediations live: ECS, RDS, the S3 media bucket, the logs."""
 
+import os
 from typing import Any
 
 import pytest
 
 from fixtures.aws import aws_evidence
 from synthetics import must
-from synthetics.aws import CanaryResult, EcsState, LogSearch, RdsState
+from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, RdsState
 from synthetics.check import check
 from synthetics.survey import Survey
 from synthetics.target import Target
@@ -94,3 +95,28 @@ def test_s3_public_access_blocked(media_canary: CanaryResult) -> None:
 def test_logs_free_of_database_errors(survey: Survey, target: Target) -> None:
     search: LogSearch = aws_evidence(survey, target, "aws:logs", "aws.logs")
     must.log_no_database_errors(search)
+
+
+@check(
+    layer="aws",
+    severity="critical",
+    detects="origin-down",
+    title="The EC2 instance Synapse runs on is running and passes its status checks",
+)
+def test_ec2_instance_running(survey: Survey, target: Target) -> None:
+    state: Ec2State = aws_evidence(survey, target, "aws:ec2", "aws.ec2")
+    must.run_the_instances(state)
+
+
+@check(
+    layer="aws",
+    severity="normal",
+    detects="database-errors",
+    title="The database answers a direct read-only probe, with connections to spare",
+)
+def test_database_direct_probe(survey: Survey, target: Target) -> None:
+    variable = target.aws.rds.dsn_env if target.aws and target.aws.rds else None
+    if variable and not os.environ.get(variable):
+        pytest.skip(f"aws.rds.dsn_env names {variable}, which is not set")
+    probe: DatabaseProbe = aws_evidence(survey, target, "aws:database", "aws.rds.dsn_env")
+    must.answer_directly(probe)

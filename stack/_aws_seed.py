@@ -56,6 +56,15 @@ def log_stream(task_id: str) -> str:
     return f"{NAMES.log_stream_prefix}/{NAMES.container}/{task_id}"
 
 
+DSN_ENV = "SYNTHETICS_DB_DSN"
+
+
+def database_dsn(layout: Layout) -> str:
+    """A libpq DSN for the reference PostgreSQL, from the deployment's 0600 pgpass file."""
+    host, port, dbname, user, password = layout.pgpass.read_text().strip().split(":", 4)
+    return f"postgresql://{user}:{password}@{host}:{port}/{dbname}"
+
+
 def target_section(credentials_file: str, port: int) -> dict[str, Any]:
     """The target's `aws` section: the same names the account is seeded with."""
     return {
@@ -64,7 +73,9 @@ def target_section(credentials_file: str, port: int) -> dict[str, Any]:
         "endpoint_url": endpoint_url(port),
         "credentials_file": credentials_file,
         "ecs": {"cluster": NAMES.cluster, "service": NAMES.service},
-        "rds": {"instance": NAMES.rds_instance, "database": NAMES.database},
+        # The DSN for a direct probe holds a password, so the target names a variable, never the value;
+        # `database_dsn` builds it for whoever may hold it.
+        "rds": {"instance": NAMES.rds_instance, "database": NAMES.database, "dsn_env": DSN_ENV},
         "s3": {"media_bucket": NAMES.media_bucket},
         "logs": {"group": NAMES.log_group},
     }

@@ -20,7 +20,7 @@ import botocore.exceptions
 import botocore.session
 from botocore.config import Config
 
-from synthetics.target import AwsSettings, EcsSettings
+from synthetics.target import AwsSettings, Ec2Settings, EcsSettings
 
 __all__ = [
     "AwsAccess",
@@ -475,3 +475,110 @@ def search_logs(access: AwsAccess, group: str, since: datetime, limit: int = 5) 
             )
     matches = tuple(found[key] for key in sorted(found)[:limit])
     return LogSearch(group, since.isoformat(timespec="seconds"), DB_ERROR_SIGNATURES, matches)
+
+
+# ---------------------------------------------------------------------------------------------
+# EC2 (when Synapse is not on ECS)
+
+
+@dataclass(frozen=True)
+class Ec2Instance:
+    instance_id: str
+    state: str
+    instance_status: str | None
+    system_status: str | None
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "running" and self.instance_status == "ok" and self.system_status == "ok"
+
+
+@dataclass(frozen=True)
+class Ec2State:
+    selector: str
+    instances: tuple[Ec2Instance, ...]
+
+
+def read_ec2(access: AwsAccess, settings: Ec2Settings) -> Ec2State:
+    ec2 = access.client("ec2")
+    if settings.instance_id:
+        selector = settings.instance_id
+        reservations = ec2.describe_instances(InstanceIds=[settings.instance_id])["Reservations"]
+    else:
+        assert settings.tag is not None
+        selector = f"tag {settings.tag[0]}={settings.tag[1]}"
+        filters = [{"Name": f"tag:{settings.tag[0]}", "Values": [settings.tag[1]]}]
+        reservations = ec2.describe_instances(Filters=filters)["Reservations"]
+    found = [i for r in reservations for i in r.get("Instances", []) if i["State"]["Name"] != "terminated"]
+    if not found:
+        return Ec2State(selector, ())
+    statuses = {
+        s["InstanceId"]: s
+        for s in ec2.describe_instance_status(
+            InstanceIds=[i["InstanceId"] for i in found], IncludeAllInstances=True
+        ).get("InstanceStatuses", [])
+    }
+    return Ec2State(
+        selector,
+        tuple(
+            Ec2Instance(
+                instance_id=i["InstanceId"],
+                state=i["State"]["Name"],
+                instance_status=statuses.get(i["InstanceId"], {}).get("InstanceStatus", {}).get("Status"),
+                system_status=statuses.get(i["InstanceId"], {}).get("SystemStatus", {}).get("Status"),
+            )
+            for i in found
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# A direct, read-only look at the database (optional: the target names a DSN's variable)
+
+
+@dataclass(frozen=True)
+class DatabaseProbe:
+    connected: bool
+    error: str | None = None
+    connections: int | None = None
+    max_connections: int | None = None
+    oldest_query_s: float | None = None
+
+    @property
+    def pool_use(self) -> float | None:
+        if self.connections is None or not self.max_connections:
+            return None
+        return self.connections / self.max_connections
+
+
+def probe_database(dsn: str, timeout_s: float) -> DatabaseProbe:
+    """Connects read-only, runs SELECT 1, and reads connection use and the oldest running query."""
+    import psycopg2
+
+    try:
+        connection = psycopg2.connect(
+            dsn,
+            connect_timeout=max(1, int(timeout_s)),
+            application_name="synapse-synthetics",
+            options=f"-c default_transaction_read_only=on -c statement_timeout={int(timeout_s * 1000)}",
+        )
+    except psycopg2.Error as error:
+        # The message names the host and the reason; libpq does not echo the password.
+        return DatabaseProbe(False, _one_line(error))
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.execute("SELECT count(*) FROM pg_stat_activity")
+            connections = int(cursor.fetchone()[0])
+            cursor.execute("SELECT current_setting('max_connections')::int")
+            max_connections = int(cursor.fetchone()[0])
+            cursor.execute(
+                "SELECT coalesce(max(extract(epoch FROM now() - query_start)), 0) FROM pg_stat_activity "
+                "WHERE state = 'active' AND pid <> pg_backend_pid()"
+            )
+            oldest = float(cursor.fetchone()[0])
+    except psycopg2.Error as error:
+        return DatabaseProbe(True, _one_line(error))
+    finally:
+        connection.close()
+    return DatabaseProbe(True, None, connections, max_connections, oldest)

@@ -22,6 +22,9 @@ _PATTERNS = (
     re.compile(r"(?i)(\"(?:access_token|password|new_password|token|registration_shared_secret)\"\s*:\s*\")[^\"]*"),
     re.compile(r"()\bsy[tr]_[A-Za-z0-9_]{8,}"),
     re.compile(r"()\bAKIA[0-9A-Z]{16}\b"),
+    # The password in a URL or DSN: scheme://user:password@host, and password=... in a libpq DSN.
+    re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+(?=@)"),
+    re.compile(r"(?i)(\bpassword\s*=\s*)[^\s'\"]+"),
 )
 
 # Shorter values are too likely to match ordinary text to be replaced literally.
@@ -39,6 +42,8 @@ class Redactor:
         names: list[str] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
         if target is not None:
             names += [n for n in (target.credentials.admin_token_env, target.credentials.canary_token_env) if n]
+            if target.aws is not None and target.aws.rds is not None and target.aws.rds.dsn_env:
+                names.append(target.aws.rds.dsn_env)
         return cls(environ.get(name, "") for name in names)
 
     def json(self, value: Any) -> Any:

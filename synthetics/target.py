@@ -83,6 +83,16 @@ class EcsSettings:
 class RdsSettings:
     instance: str
     database: str | None
+    # The name of an environment variable holding a DSN for a direct, read-only probe (never the DSN).
+    dsn_env: str | None = None
+
+
+@dataclass(frozen=True)
+class Ec2Settings:
+    """Where Synapse runs on EC2 rather than ECS: an instance id, or a tag that finds it."""
+
+    instance_id: str | None
+    tag: tuple[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,7 @@ class AwsSettings:
     credentials_file: str | None  # a shared credentials file; None = the standard chain's own
     ecs: EcsSettings | None
     rds: RdsSettings | None
+    ec2: Ec2Settings | None
     s3: S3Settings | None
     logs: LogsSettings | None
 
@@ -389,6 +400,20 @@ def _existing_file(reader: _Reader, value: Any, path: str, base_dir: Path) -> st
     return str(resolved)
 
 
+def _ec2(reader: _Reader, section: dict[str, Any]) -> Ec2Settings:
+    instance_id = reader.text(section.get("instance_id"), "aws.ec2.instance_id", optional=True)
+    tag_text = reader.text(section.get("tag"), "aws.ec2.tag", optional=True)
+    if (instance_id is None) == (tag_text is None):
+        raise reader.fail("aws.ec2", "give either instance_id or tag ('Key=Value')")
+    tag = None
+    if tag_text is not None:
+        key, separator, value = tag_text.partition("=")
+        if not separator or not key:
+            raise reader.fail("aws.ec2.tag", f"must be 'Key=Value', got {tag_text!r}")
+        tag = (key, value)
+    return Ec2Settings(instance_id=instance_id, tag=tag)
+
+
 def _canary_prefix(reader: _Reader, value: Any) -> str:
     prefix = reader.text(value, "aws.s3.canary_prefix")
     # A dedicated prefix keeps the canary (and the sweep of stale canaries) away from media keys.
@@ -403,7 +428,10 @@ def _parse_aws(reader: _Reader, data: Any, base_dir: Path) -> AwsSettings | None
     if data is None:
         return None
     section = reader.section(
-        data, "aws", {"profile", "region", "endpoint_url", "credentials_file", "ecs", "rds", "s3", "logs"}, {"region"}
+        data,
+        "aws",
+        {"profile", "region", "endpoint_url", "credentials_file", "ecs", "ec2", "rds", "s3", "logs"},
+        {"region"},
     )
     endpoint = reader.text(section.get("endpoint_url"), "aws.endpoint_url", optional=True)
     if endpoint is not None:
@@ -416,7 +444,8 @@ def _parse_aws(reader: _Reader, data: Any, base_dir: Path) -> AwsSettings | None
         return None if value is None else reader.section(value, f"aws.{name}", keys, required)
 
     ecs = sub("ecs", {"cluster", "service"}, {"cluster", "service"})
-    rds = sub("rds", {"instance", "database"}, {"instance"})
+    rds = sub("rds", {"instance", "database", "dsn_env"}, {"instance"})
+    ec2 = sub("ec2", {"instance_id", "tag"}, set())
     s3 = sub("s3", {"media_bucket", "canary_prefix"}, set())
     logs = sub("logs", {"group", "lookback_minutes"}, {"group"})
     region = reader.text(section["region"], "aws.region")
@@ -437,7 +466,9 @@ def _parse_aws(reader: _Reader, data: Any, base_dir: Path) -> AwsSettings | None
         else RdsSettings(
             instance=str(reader.text(rds["instance"], "aws.rds.instance")),
             database=reader.text(rds.get("database"), "aws.rds.database", optional=True),
+            dsn_env=_env_name(reader, rds.get("dsn_env"), "aws.rds.dsn_env"),
         ),
+        ec2=None if ec2 is None else _ec2(reader, ec2),
         s3=None
         if s3 is None
         else S3Settings(

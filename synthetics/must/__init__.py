@@ -5,10 +5,12 @@ message that starts with the failure mode; pure matching lives in `synthetics.ma
 """
 
 from synthetics.must._aws import (
+    answer_directly,
     be_available,
     block_public_access,
     have_free_storage,
     log_no_database_errors,
+    run_the_instances,
     run_the_service,
     settle,
     stay_under_utilisation,
@@ -44,6 +46,7 @@ __all__ = [
     "CheckFailed",
     "advertise_homeserver",
     "agree_on_keys",
+    "answer_directly",
     "be_available",
     "block_public_access",
     "collecting_warnings",
@@ -58,6 +61,7 @@ __all__ = [
     "match_response",
     "not_be_challenged",
     "resolve",
+    "run_the_instances",
     "run_the_service",
     "serve_valid_keys",
     "settle",

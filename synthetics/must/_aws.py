@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synthetics.aws import CanaryResult, EcsState, LogSearch, RdsState
+from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, RdsState
 from synthetics.must._core import fail, warn
 
 
@@ -133,3 +133,33 @@ def log_no_database_errors(search: LogSearch) -> None:
             f"{len(search.matches)} database error line(s) in {search.group} since {search.since}: {lines}",
             failure_mode="database-errors",
         )
+
+
+def run_the_instances(state: Ec2State) -> None:
+    """The EC2 instance(s) Synapse runs on are running and pass their status checks."""
+    __tracebackhide__ = True
+    if not state.instances:
+        raise fail(f"no EC2 instance matches {state.selector}", failure_mode="origin-down")
+    unhealthy = [i for i in state.instances if not i.healthy]
+    if unhealthy:
+        detail = "; ".join(
+            f"{i.instance_id} is {i.state} (instance status {i.instance_status}, system status {i.system_status})"
+            for i in unhealthy
+        )
+        raise fail(f"EC2 {state.selector}: {detail}", failure_mode="origin-down")
+
+
+def answer_directly(probe: DatabaseProbe, busy_ratio: float = 0.9) -> None:
+    """A read-only session connects and answers, with connection slots to spare."""
+    __tracebackhide__ = True
+    if not probe.connected or probe.error:
+        raise fail(f"the database does not answer a direct probe: {probe.error}", failure_mode="database-errors")
+    use = probe.pool_use
+    if use is not None and use >= busy_ratio:
+        raise fail(
+            f"the database has {probe.connections} of {probe.max_connections} connections in use: the pool is "
+            "close to exhausted",
+            failure_mode="database-errors",
+        )
+    if probe.oldest_query_s:
+        warn(f"the oldest running query has run {probe.oldest_query_s:.0f} s")

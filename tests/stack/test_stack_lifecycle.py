@@ -67,7 +67,7 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
             "endpoint_url": target["aws"]["endpoint_url"],
             "credentials_file": str(deployment.state_dir / "aws-credentials"),
             "ecs": {"cluster": "phenom-prod-cluster", "service": "synapse"},
-            "rds": {"instance": "phenom-prod-postgres", "database": "synapse"},
+            "rds": {"instance": "phenom-prod-postgres", "database": "synapse", "dsn_env": "SYNTHETICS_DB_DSN"},
             "s3": {"media_bucket": "phenom-synapse-media"},
             "logs": {"group": "/ecs/synapse"},
         },

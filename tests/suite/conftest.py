@@ -80,12 +80,17 @@ class Reference:
 def reference() -> Iterator[Reference]:
     """One reference deployment shared by these tests; a fault test heals what it breaks."""
     from stack import Deployment
+    from stack._aws_seed import DSN_ENV, database_dsn
+    from stack._layout import Layout
 
     # Not under pytest's basetemp (mode 0700): PostgreSQL runs as its own OS user and must reach it.
     state_dir = Path(tempfile.gettempdir()) / f"synthetics-suite-tests-{os.getpid()}"
     deployment = Deployment(state_dir)
     target = deployment.up(owner_pid=os.getpid())
+    # The direct database probe reads its DSN (a secret) from the variable the target names.
+    os.environ[DSN_ENV] = database_dsn(Layout(state_dir))
     try:
         yield Reference(deployment, target)
     finally:
+        os.environ.pop(DSN_ENV, None)
         deployment.down()

@@ -25,3 +25,11 @@ def test_variable_references_and_placeholders_are_kept() -> None:
 def test_json_values_are_redacted_without_breaking_the_structure() -> None:
     document = {"remediation": ['curl -H "Authorization: Bearer abc123secret"'], "n": 1}
     assert Redactor().json(document) == {"remediation": [f'curl -H "Authorization: Bearer {REDACTED}"'], "n": 1}
+
+
+def test_passwords_in_dsns_and_urls_are_redacted() -> None:
+    redact = Redactor()
+    assert (
+        redact("postgresql://synapse:hunter2pass@db:5432/synapse") == f"postgresql://synapse:{REDACTED}@db:5432/synapse"
+    )
+    assert "hunter2pass" not in redact("host=db user=synapse password=hunter2pass dbname=synapse")
