@@ -331,8 +331,13 @@ class CanaryResult:
     failed_step: str | None = None
     error_code: str | None = None
     error: str | None = None
-    public_access_block: dict[str, bool] | None = None
-    public_access_error: str | None = None
+
+
+@dataclass(frozen=True)
+class PublicAccess:
+    bucket: str
+    block: dict[str, bool] | None
+    error: str | None
 
 
 class CanaryJanitor:
@@ -392,8 +397,7 @@ def s3_canary(access: AwsAccess, bucket: str, prefix: str = CANARY_PREFIX) -> Ca
             delete()
             steps.append("deleted it")
         JANITOR.done(bucket, key)
-    block, block_error = _public_access_block(s3, bucket)
-    return CanaryResult(bucket, key, tuple(steps), public_access_block=block, public_access_error=block_error)
+    return CanaryResult(bucket, key, tuple(steps))
 
 
 class _Mismatch(Exception):
@@ -428,12 +432,13 @@ def _sweep_stale_canaries(s3: Any, bucket: str, prefix: str) -> int:
     return len(stale)
 
 
-def _public_access_block(s3: Any, bucket: str) -> tuple[dict[str, bool] | None, str | None]:
+def read_public_access(access: AwsAccess, bucket: str) -> PublicAccess:
+    """The bucket's public access block (read only; the canary is the write)."""
     try:
-        answer = s3.get_public_access_block(Bucket=bucket)
+        answer = access.client("s3").get_public_access_block(Bucket=bucket)
     except botocore.exceptions.ClientError as error:
-        return None, error_code(error)
-    return dict(answer.get("PublicAccessBlockConfiguration", {})), None
+        return PublicAccess(bucket, None, error_code(error))
+    return PublicAccess(bucket, dict(answer.get("PublicAccessBlockConfiguration", {})), None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,17 +35,47 @@ class CheckInfo:
 current_check: contextvars.ContextVar[CheckInfo | None] = contextvars.ContextVar("current_check", default=None)
 
 
-def check(*, layer: str, severity: str, detects: str, title: str) -> Callable[[F], F]:
-    """Declares a function as a check. Mistakes fail at import, not at 3 a.m."""
+# Run modes (pytest markers, chosen with -m): which checks each use of the suite runs.
+#   smoke      the public surface only: seconds, safe to run every minute
+#   gate_pre   before a deploy: is production healthy enough to deploy onto (surface, database, capacity)
+#   gate_post  after a deploy (with --wait-stable): everything
+#   triage     everything, for a person in an incident
+MODES = ("smoke", "gate_pre", "gate_post", "triage")
+_SURFACE = frozenset({"dns", "tls", "edge", "client-api", "federation"})
+
+
+def default_modes(layer: str) -> tuple[str, ...]:
+    return MODES if layer in _SURFACE else ("gate_post", "triage")
+
+
+def check(
+    *,
+    layer: str,
+    severity: str,
+    detects: str,
+    title: str,
+    modes: tuple[str, ...] | None = None,
+    writes: bool = False,
+) -> Callable[[F], F]:
+    """Declares a function as a check. Mistakes fail at import, not at 3 a.m.
+
+    `modes` defaults by layer (the public surface runs in every mode); `writes` marks a check that
+    changes something (an object, a message), which --read-only skips.
+    """
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}; known: {', '.join(SEVERITIES)}")
     if detects not in CATALOGUE:
         raise ValueError(f"unknown failure mode {detects!r}; known: {', '.join(CATALOGUE)}")
+    chosen = default_modes(layer) if modes is None else modes
+    if unknown := set(chosen) - set(MODES):
+        raise ValueError(f"unknown run mode(s) {sorted(unknown)}; known: {', '.join(MODES)}")
+    marks = [getattr(pytest.mark, mode) for mode in chosen] + ([pytest.mark.writes] if writes else [])
 
     def decorate(function: F) -> F:
         for apply in (
+            *marks,
             getattr(pytest.mark, MARKER)(layer=layer, severity=severity, detects=detects, title=title),
             allure.title(title),
             allure.feature(layer),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, RdsState
+from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, PublicAccess, RdsState
 from synthetics.must._core import fail, warn
 
 
@@ -109,12 +109,12 @@ def write_media(result: CanaryResult) -> None:
         )
 
 
-def block_public_access(result: CanaryResult) -> None:
+def block_public_access(result: PublicAccess) -> None:
     __tracebackhide__ = True
-    block = result.public_access_block
+    block = result.block
     if block is None:
         raise fail(
-            f"S3 media bucket {result.bucket} has no public access block ({result.public_access_error})",
+            f"S3 media bucket {result.bucket} has no public access block ({result.error})",
             failure_mode="security-exposure",
         )
     off = sorted(setting for setting, on in block.items() if not on)
