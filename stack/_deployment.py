@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stack import _aws_seed, _dns, _edge_process, _moto, _postgres, _reaper, _shipper, _synapse, _tls
+from stack import _aws_seed, _dns, _edge_process, _moto, _postgres, _reaper, _shipper, _synapse, _tls, _users
 from stack._errors import StackError
 from stack._faults import lookup
 from stack._layout import Layout, default_state_dir
@@ -135,13 +135,22 @@ class Deployment:
         self._record(record, "shipper", shipper)
         with _step("synapse: healthy"):
             _synapse.wait_healthy(layout, synapse, ports["synapse"])
+        with _step("users: canary and admin registered, canary room created"):
+            _users.provision(layout, ports["synapse"])
+        with _step("synapse: background updates done"):
+            _users.wait_background_updates(layout, ports["synapse"])
         with _step("edge: listening"):
             _edge_process.wait_listening(layout, edge, ports["edge"])
         with _step("dns: answering"):
             _dns.wait_ready(layout, dns, ports["dns"])
         _shipper.wait_started(layout, shipper)
         write_target(
-            layout, ports["edge"], dns_port=ports["dns"], closed_port=ports["edge-8448"], moto_port=ports["moto"]
+            layout,
+            ports["edge"],
+            dns_port=ports["dns"],
+            closed_port=ports["edge-8448"],
+            synapse_port=ports["synapse"],
+            moto_port=ports["moto"],
         )
         record.ready = True
         save(layout.state_json, record)

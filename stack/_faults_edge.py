@@ -104,6 +104,12 @@ FAULTS: tuple[Fault, ...] = (
         {"prefixes": ["/_synapse/admin"]},
     ),
     _switch(
+        "delivery-stuck",
+        "messaging-broken",
+        "the edge answers message sends with 200 and an event id but never forwards them: nothing is delivered",
+        {},
+    ),
+    _switch(
         "waf-challenge",
         "edge-blocking",
         "a WAF rule answers non-browser clients with Cloudflare's challenge (403, cf-mitigated: challenge)",

@@ -92,6 +92,15 @@ class Layout:
     def form_secret(self) -> Path:
         return self.secrets / "form_secret"
 
+    # The suite's users (see `_users`): their access tokens, which the target points the suite at.
+    @property
+    def canary_token(self) -> Path:
+        return self.secrets / "canary-token"
+
+    @property
+    def admin_token(self) -> Path:
+        return self.secrets / "admin-token"
+
     # Edge and TLS
     @property
     def edge_json(self) -> Path:

@@ -10,12 +10,21 @@ import yaml
 from stack._aws_seed import target_section
 from stack._layout import Layout
 from stack._synapse import PUBLIC_HOST, SERVER_NAME
+from stack._users import CANARY_ROOM, CANARY_USER_ID
 
 
 def target_document(
-    layout: Layout, edge_port: int, *, dns_port: int, closed_port: int, moto_port: int | None = None
+    layout: Layout,
+    edge_port: int,
+    *,
+    dns_port: int,
+    closed_port: int,
+    synapse_port: int,
+    moto_port: int | None = None,
 ) -> dict[str, Any]:
     edge = f"127.0.0.1:{edge_port}"
+    # Synapse's own listener, for the admin API the edge does not forward.
+    synapse = f"127.0.0.1:{synapse_port}"
     # Cloudflare does not proxy 8448: the edge holds this port bound without listening (refused).
     closed = f"127.0.0.1:{closed_port}"
     return {
@@ -24,6 +33,7 @@ def target_document(
             "base_url": f"https://{PUBLIC_HOST}",
             "server_name": SERVER_NAME,
             "delegation": f"{PUBLIC_HOST}:443",
+            "admin_url": f"http://{synapse}",
         },
         "edge": {"provider": "cloudflare"},
         "tls": {"ca_bundle": str(layout.ca_pem), "min_days_remaining": 14},
@@ -37,22 +47,37 @@ def target_document(
                 f"{SERVER_NAME}:443": edge,
                 f"{PUBLIC_HOST}:8448": closed,
                 f"{SERVER_NAME}:8448": closed,
+                # With connect_to_only, an address is reachable only when it is mapped, even to itself.
+                synapse: synapse,
             },
             "connect_to_only": True,
         },
         # The deployment's AWS is a moto server; the section names what `_aws_seed` created there.
         "aws": None if moto_port is None else target_section(str(layout.aws_credentials), moto_port),
+        "canary": {"user_id": CANARY_USER_ID, "room": CANARY_ROOM},
         "credentials": {
             "admin_token_env": "SYNAPSE_ADMIN_TOKEN",
             "canary_token_env": "SYNTHETICS_CANARY_TOKEN",
+            # The tokens `_users` made at boot, read when the variables are not set; the values
+            # stay in their 0600 files, never in this file.
+            "admin_token_file": str(layout.admin_token),
+            "canary_token_file": str(layout.canary_token),
         },
     }
 
 
 def write_target(
-    layout: Layout, edge_port: int, *, dns_port: int, closed_port: int, moto_port: int | None = None
+    layout: Layout,
+    edge_port: int,
+    *,
+    dns_port: int,
+    closed_port: int,
+    synapse_port: int,
+    moto_port: int | None = None,
 ) -> Path:
-    document = target_document(layout, edge_port, dns_port=dns_port, closed_port=closed_port, moto_port=moto_port)
+    document = target_document(
+        layout, edge_port, dns_port=dns_port, closed_port=closed_port, synapse_port=synapse_port, moto_port=moto_port
+    )
     text = yaml.safe_dump(document, sort_keys=False)
     layout.target_yaml.write_text(text)
     return layout.target_yaml

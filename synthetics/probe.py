@@ -211,9 +211,16 @@ class Prober:
             return self._exchanges[key]
 
     def fetch(
-        self, path_or_url: str, *, headers: Mapping[str, str] | None = None, pinned: str | None = None
+        self,
+        path_or_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        pinned: str | None = None,
+        method: str = "GET",
+        json_body: Any = None,
+        content: bytes | None = None,
     ) -> Exchange:
-        """A new exchange, never shared (for repeated samples)."""
+        """A new exchange, never shared: repeated samples, and requests that change something."""
         url = self.url(path_or_url)
         parts = urlsplit(url)
         origin = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), pinned)
@@ -221,8 +228,8 @@ class Prober:
             dead = self._dead_origins.get(origin)
         if dead is not None:
             # One timeout per dead host, not one per check.
-            return Exchange(method="GET", url=url, error=dead, reused_failure=True)
-        exchange = self._exchange("GET", url, headers or {}, pinned)
+            return Exchange(method=method, url=url, error=dead, reused_failure=True)
+        exchange = self._exchange(method, url, headers or {}, pinned, json_body, content)
         if exchange.error is not None and exchange.error.kind in _DEAD_HOST_KINDS:
             with self._lock:
                 self._dead_origins[origin] = exchange.error
@@ -251,7 +258,15 @@ class Prober:
                 self._clients[pinned] = http_client(self._target, pinned=pinned)
             return self._clients[pinned]
 
-    def _exchange(self, method: str, url: str, headers: Mapping[str, str], pinned: str | None) -> Exchange:
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        pinned: str | None,
+        json_body: Any = None,
+        content: bytes | None = None,
+    ) -> Exchange:
         started = time.monotonic()
         deadline = started + self._timeout * 2
         marks: dict[str, float] = {}
@@ -261,7 +276,7 @@ class Prober:
 
         try:
             with self._client(pinned).stream(
-                method, url, headers=dict(headers), extensions={"trace": trace}
+                method, url, headers=dict(headers), json=json_body, content=content, extensions={"trace": trace}
             ) as response:
                 body = bytearray()
                 for chunk in response.iter_bytes():

@@ -44,7 +44,12 @@ class Redactor:
             names += [n for n in (target.credentials.admin_token_env, target.credentials.canary_token_env) if n]
             if target.aws is not None and target.aws.rds is not None and target.aws.rds.dsn_env:
                 names.append(target.aws.rds.dsn_env)
-        return cls(environ.get(name, "") for name in names)
+        values = [environ.get(name, "") for name in names]
+        if target is not None:
+            from synthetics.credentials import known_secrets
+
+            values += known_secrets(target, environ)
+        return cls(values)
 
     def json(self, value: Any) -> Any:
         """Redacts every string inside a JSON-like value, keeping its structure valid."""

@@ -42,6 +42,10 @@ class Homeserver:
     base_url: str
     server_name: str
     delegation: str | None
+    # Where the admin API answers (often internal only); None = base_url.
+    admin_url: str | None = None
+    # True when registration is meant to be open to anyone (then open registration is no finding).
+    open_registration: bool = False
 
     @property
     def host(self) -> str:
@@ -126,12 +130,25 @@ class Thresholds:
     ecs_cpu_percent: float = 85.0
     ecs_memory_percent: float = 90.0
     rds_min_free_storage_mb: float = 2048.0
+    room_state_events: float = 100_000.0
 
 
 @dataclass(frozen=True)
 class Credentials:
     admin_token_env: str | None
     canary_token_env: str | None
+    # Files read when the variable is not set (a generated target points at its own 0600 files).
+    admin_token_file: str | None = None
+    canary_token_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Canary:
+    """The synthetic user and room the journeys use."""
+
+    user_id: str
+    room: str  # a room alias (#name:server) or id (!id:server)
+    message_budget_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +163,7 @@ class Target:
     network: Network
     aws: AwsSettings | None
     credentials: Credentials
+    canary: Canary | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     # Key path -> environment variable that was unset, so a skip can name what to set.
     unset_variables: Mapping[str, str] = field(default_factory=dict)
@@ -316,17 +334,30 @@ def _env_name(reader: _Reader, value: Any, path: str) -> str | None:
 
 
 def _parse_homeserver(reader: _Reader, data: Any) -> Homeserver:
-    section = reader.section(data, "homeserver", {"base_url", "server_name", "delegation"}, {"base_url", "server_name"})
+    section = reader.section(
+        data,
+        "homeserver",
+        {"base_url", "server_name", "delegation", "admin_url", "open_registration"},
+        {"base_url", "server_name"},
+    )
     server_name = reader.text(section["server_name"], "homeserver.server_name")
     assert server_name is not None
     _host_port(reader, server_name, "homeserver.server_name", default_port=8448)
     delegation = reader.text(section.get("delegation"), "homeserver.delegation", optional=True)
     if delegation is not None:
         _host_port(reader, delegation, "homeserver.delegation", default_port=8448)
+    admin_url = reader.text(section.get("admin_url"), "homeserver.admin_url", optional=True)
+    if admin_url is not None:
+        parts = urlsplit(admin_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query:
+            raise reader.fail("homeserver.admin_url", f"must be an http(s) URL with a host, got {admin_url!r}")
+        admin_url = admin_url.rstrip("/")
     return Homeserver(
         base_url=_https_url(reader, section["base_url"], "homeserver.base_url"),
         server_name=server_name,
         delegation=delegation,
+        admin_url=admin_url,
+        open_registration=reader.boolean(section.get("open_registration", False), "homeserver.open_registration"),
     )
 
 
@@ -489,17 +520,51 @@ def _parse_aws(reader: _Reader, data: Any, base_dir: Path) -> AwsSettings | None
     )
 
 
-def _parse_credentials(reader: _Reader, data: Any) -> Credentials:
+def _parse_credentials(reader: _Reader, data: Any, base_dir: Path) -> Credentials:
     if data is None:
         return Credentials(admin_token_env=None, canary_token_env=None)
-    section = reader.section(data, "credentials", {"admin_token_env", "canary_token_env"})
+    section = reader.section(
+        data, "credentials", {"admin_token_env", "canary_token_env", "admin_token_file", "canary_token_file"}
+    )
     return Credentials(
         admin_token_env=_env_name(reader, section.get("admin_token_env"), "credentials.admin_token_env"),
         canary_token_env=_env_name(reader, section.get("canary_token_env"), "credentials.canary_token_env"),
+        admin_token_file=_existing_file(
+            reader, section.get("admin_token_file"), "credentials.admin_token_file", base_dir
+        ),
+        canary_token_file=_existing_file(
+            reader, section.get("canary_token_file"), "credentials.canary_token_file", base_dir
+        ),
     )
 
 
-_TOP_LEVEL = {"name", "embedded", "homeserver", "edge", "tls", "dns", "network", "aws", "credentials", "thresholds"}
+def _parse_canary(reader: _Reader, data: Any) -> Canary | None:
+    if data is None:
+        return None
+    section = reader.section(data, "canary", {"user_id", "room", "message_budget_s"}, {"user_id", "room"})
+    user_id = str(reader.text(section["user_id"], "canary.user_id"))
+    if not re.match(r"^@[^:\s]+:\S+$", user_id):
+        raise reader.fail("canary.user_id", f"must be a Matrix user id like '@name:server', got {user_id!r}")
+    room = str(reader.text(section["room"], "canary.room"))
+    if not re.match(r"^[#!][^:\s]+:\S+$", room):
+        raise reader.fail("canary.room", f"must be a room alias '#name:server' or id '!id:server', got {room!r}")
+    budget = reader.number(section.get("message_budget_s", 10), "canary.message_budget_s", minimum=1, maximum=300)
+    return Canary(user_id=user_id, room=room, message_budget_s=budget)
+
+
+_TOP_LEVEL = {
+    "name",
+    "embedded",
+    "homeserver",
+    "edge",
+    "tls",
+    "dns",
+    "network",
+    "aws",
+    "credentials",
+    "canary",
+    "thresholds",
+}
 
 
 def _parse_thresholds(reader: _Reader, data: Any) -> Thresholds:
@@ -510,6 +575,7 @@ def _parse_thresholds(reader: _Reader, data: Any) -> Thresholds:
         "ecs_cpu_percent": (1, 100),
         "ecs_memory_percent": (1, 100),
         "rds_min_free_storage_mb": (0, 10_000_000),
+        "room_state_events": (1, 1_000_000_000),
     }
     section = reader.section(data, "thresholds", set(limits))
     values = {
@@ -548,7 +614,8 @@ def parse_target(document: Any, *, source: str, base_dir: Path, environ: Mapping
         dns=_parse_dns(reader, top.get("dns")),
         network=_parse_network(reader, top.get("network")),
         aws=_parse_aws(reader, top.get("aws"), base_dir),
-        credentials=_parse_credentials(reader, top.get("credentials")),
+        credentials=_parse_credentials(reader, top.get("credentials"), base_dir),
+        canary=_parse_canary(reader, top.get("canary")),
         thresholds=_parse_thresholds(reader, top.get("thresholds")),
         unset_variables=dict(reader.unset_variables),
     )

@@ -26,7 +26,7 @@ from stack.edge._asgi import (
     send_reply,
 )
 from stack.edge._config import ConfigSource, EdgeConfig
-from stack.edge._faults import Switches, corrupt_signatures, is_key_path, switches
+from stack.edge._faults import Switches, corrupt_signatures, fake_event_id, is_key_path, is_send, switches
 from stack.edge._pages import challenge_page, error_page, new_ray_id
 from stack.edge._proxy import failure_status, forward
 
@@ -103,6 +103,9 @@ class EdgeApp:
             return _plain(413, b"413 Request Entity Too Large\n")
         except ClientGone:
             return _plain(499, b"")
+        if active.swallow_sends and is_send(scope["method"], path):
+            # Answered here and dropped, so Synapse never sees the event: sent, never delivered.
+            return _json(200, {"event_id": fake_event_id(header(scope, b"authorization"), path)})
         if active.origin_delay_s > 0:
             # A slow origin: slower than the edge waits for is Cloudflare's 524.
             if active.origin_delay_s >= config.timeouts.read_s:
@@ -205,6 +208,12 @@ def _challenge(host: str, ray_id: str) -> Reply:
         (b"referrer-policy", b"same-origin"),
     ]
     return Reply(status=403, headers=headers, body=body)
+
+
+def _json(status: int, document: Mapping[str, Any]) -> Reply:
+    body = json.dumps(document).encode()
+    headers: Headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    return Reply(status=status, headers=headers, body=body)
 
 
 def _plain(status: int, body: bytes, extra: Headers | None = None) -> Reply:

@@ -9,14 +9,20 @@ Each switch is named after the deployment fault that sets it and carries its par
 - `slow-origin`: `{"delay_s": 3.0}` is added before every proxied response;
 - `waf-challenge`: `{"browser_tokens": ["Mozilla/"]}`; clients whose User-Agent has none of them
   get Cloudflare's managed challenge (403, `cf-mitigated: challenge`);
-- `admin-exposed`: `{"prefixes": ["/_synapse/admin"]}` are proxied although blocked.
+- `admin-exposed`: `{"prefixes": ["/_synapse/admin"]}` are proxied although blocked;
+- `delivery-stuck`: the edge answers a client's message send (`PUT .../rooms/{room}/send/{type}/{txn}`)
+  itself with 200 and a made-up event id, and never forwards it: sent, but never delivered.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +32,10 @@ log = logging.getLogger(__name__)
 KEY_PATH = "/_matrix/key/v2/server"
 DEFAULT_DELAY_S = 3.0
 BROWSER_TOKENS = ("Mozilla/",)
+# The client-server API's send endpoint, in each version prefix clients still use.
+_SEND_PATH = re.compile(r"^/_matrix/client/(?:v3|r0|unstable)/rooms/[^/]+/send/[^/]+/.+$")
+# Keys the made-up event ids: unguessable from outside, yet the same for a retried transaction.
+_EVENT_ID_KEY = secrets.token_bytes(32)
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class Switches:
     origin_delay_s: float = 0.0
     challenge_tokens: tuple[str, ...] | None = None  # None: no challenge
     exposed_prefixes: frozenset[str] = frozenset()
+    swallow_sends: bool = False
 
     def challenges(self, user_agent: str | None) -> bool:
         if self.challenge_tokens is None:
@@ -74,7 +85,23 @@ def _parse(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"challenge_tokens": tuple(str(token) for token in tokens)}
     if name == "admin-exposed":
         return {"exposed_prefixes": frozenset(str(prefix) for prefix in params.get("prefixes", []))}
+    if name == "delivery-stuck":
+        return {"swallow_sends": True}
     return {}
+
+
+def is_send(method: str, path: str) -> bool:
+    return method == "PUT" and _SEND_PATH.match(path) is not None
+
+
+def fake_event_id(authorization: str | None, path: str) -> str:
+    """An event id in the shape of room versions 4 and later (`$` and 43 URL-safe base64 characters).
+
+    Derived from the sender's credentials and the path (which ends in the transaction id), so a
+    retried send gets the same id back, as the spec asks of transaction ids.
+    """
+    digest = hmac.new(_EVENT_ID_KEY, f"{authorization or ''}\0{path}".encode(), hashlib.sha256).digest()
+    return "$" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def is_key_path(path: str) -> bool:

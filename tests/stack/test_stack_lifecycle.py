@@ -41,12 +41,15 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
     edge = target["network"]["connect_to"]["chat.phenom.test:443"]
     closed = target["network"]["connect_to"]["chat.phenom.test:8448"]
     nameserver = target["dns"]["nameservers"][0]
+    synapse = f"127.0.0.1:{state_json(deployment.state_dir)['ports']['synapse']}"
+    secrets = deployment.state_dir / "secrets"
     assert target == {
         "name": "local",
         "homeserver": {
             "base_url": "https://chat.phenom.test",
             "server_name": "phenom.test",
             "delegation": "chat.phenom.test:443",
+            "admin_url": f"http://{synapse}",
         },
         "edge": {"provider": "cloudflare"},
         "tls": {"ca_bundle": str(deployment.state_dir / "ca.pem"), "min_days_remaining": 14},
@@ -58,6 +61,7 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
                 "phenom.test:443": edge,
                 "chat.phenom.test:8448": closed,
                 "phenom.test:8448": closed,
+                synapse: synapse,
             },
             "connect_to_only": True,
         },
@@ -71,7 +75,13 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
             "s3": {"media_bucket": "phenom-synapse-media"},
             "logs": {"group": "/ecs/synapse"},
         },
-        "credentials": {"admin_token_env": "SYNAPSE_ADMIN_TOKEN", "canary_token_env": "SYNTHETICS_CANARY_TOKEN"},
+        "canary": {"user_id": "@synthetics-canary:phenom.test", "room": "#synthetics-canary:phenom.test"},
+        "credentials": {
+            "admin_token_env": "SYNAPSE_ADMIN_TOKEN",
+            "canary_token_env": "SYNTHETICS_CANARY_TOKEN",
+            "admin_token_file": str(secrets / "admin-token"),
+            "canary_token_file": str(secrets / "canary-token"),
+        },
     }
     assert edge.startswith("127.0.0.1:")
     assert closed.startswith("127.0.0.1:") and not port_open(int(closed.split(":")[1]))

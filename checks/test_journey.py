@@ -1,0 +1,32 @@
+"""Synthetic user journeys: what people notice first. A message sent arrives; a picture comes back."""
+
+from fixtures.journeys import user_evidence
+from synthetics import must
+from synthetics.check import check
+from synthetics.journey import Journey
+from synthetics.survey import Survey
+from synthetics.target import Target
+
+
+@check(
+    layer="journey",
+    severity="critical",
+    detects="messaging-broken",
+    writes=True,
+    title="A message the canary sends arrives through /sync within the budget",
+)
+def test_message_delivered(survey: Survey, target: Target) -> None:
+    journey: Journey = user_evidence(survey, target, "journey:message")
+    must.complete(journey)
+
+
+@check(
+    layer="journey",
+    severity="critical",
+    detects="media-upload-failing",
+    writes=True,
+    title="A file the canary uploads downloads back byte for byte",
+)
+def test_media_round_trip(survey: Survey, target: Target) -> None:
+    journey: Journey = user_evidence(survey, target, "journey:media")
+    must.complete(journey, media=True)
