@@ -24,6 +24,7 @@ def test_versions(client_versions: Exchange) -> None:
     severity="critical",
     detects="edge-misconfigured",
     title="Client API answers /versions with HTTP/2 200",
+    needs=("origin",),
 )
 def test_versions_http2(client_versions: Exchange) -> None:
     # curl -si <base_url>/_matrix/client/versions | grep "^HTTP"  ->  HTTP/2 200
@@ -35,6 +36,7 @@ def test_versions_http2(client_versions: Exchange) -> None:
     severity="critical",
     detects="database-errors",
     title="A database-backed endpoint answers (room alias lookup)",
+    needs=("origin",),
 )
 def test_database_answers(alias_lookup: Exchange) -> None:
     # Needs no login and reads the database: 404 M_NOT_FOUND when healthy, 500 when the database fails,
@@ -47,6 +49,7 @@ def test_database_answers(alias_lookup: Exchange) -> None:
     severity="normal",
     detects="slow-performance",
     title="Client API latency (p95 of /versions) is within the threshold",
+    needs=("origin",),
 )
 def test_latency(latency: Latency) -> None:
     must.stay_within(latency)

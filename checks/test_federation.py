@@ -45,7 +45,11 @@ def test_federation_port_proxied(federation_resolution: Resolution, target: Targ
 
 
 @check(
-    layer="federation", severity="critical", detects="federation-broken", title="The federation API answers /version"
+    layer="federation",
+    severity="critical",
+    detects="federation-broken",
+    title="The federation API answers /version",
+    needs=("origin",),
 )
 def test_federation_version(federation_version: Exchange) -> None:
     must.match_response(
@@ -58,6 +62,7 @@ def test_federation_version(federation_version: Exchange) -> None:
     severity="critical",
     detects="federation-broken",
     title="Server keys name this server, are valid and every signature verifies",
+    needs=("origin",),
 )
 def test_server_keys(server_keys: Exchange, target: Target) -> None:
     assert target.homeserver is not None
@@ -69,6 +74,7 @@ def test_server_keys(server_keys: Exchange, target: Target) -> None:
     severity="normal",
     detects="federation-broken",
     title="Every address of the federation host serves the same keys",
+    needs=("origin",),
 )
 def test_keys_same_on_every_address(keys_per_address: AddressKeys, target: Target) -> None:
     assert target.homeserver is not None

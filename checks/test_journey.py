@@ -14,6 +14,7 @@ from synthetics.target import Target
     detects="messaging-broken",
     writes=True,
     title="A message the canary sends arrives through /sync within the budget",
+    needs=("origin", "database"),
 )
 def test_message_delivered(survey: Survey, target: Target) -> None:
     journey: Journey = user_evidence(survey, target, "journey:message")
@@ -26,6 +27,7 @@ def test_message_delivered(survey: Survey, target: Target) -> None:
     detects="media-upload-failing",
     writes=True,
     title="A file the canary uploads downloads back byte for byte",
+    needs=("origin", "database"),
 )
 def test_media_round_trip(survey: Survey, target: Target) -> None:
     journey: Journey = user_evidence(survey, target, "journey:media")

@@ -29,6 +29,7 @@ class CheckInfo:
     layer: str
     severity: str
     detects: str
+    needs: tuple[str, ...] = ()
 
 
 # The check running now, so an assertion helper can name the failure mode the check declared.
@@ -56,11 +57,13 @@ def check(
     title: str,
     modes: tuple[str, ...] | None = None,
     writes: bool = False,
+    needs: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Declares a function as a check. Mistakes fail at import, not at 3 a.m.
 
     `modes` defaults by layer (the public surface runs in every mode); `writes` marks a check that
-    changes something (an object, a message), which --read-only skips.
+    changes something (an object, a message), which --read-only skips; `needs` names the gates
+    (lower layers, see fixtures/gates.py) that must be open for the check to mean anything.
     """
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
@@ -76,7 +79,7 @@ def check(
     def decorate(function: F) -> F:
         for apply in (
             *marks,
-            getattr(pytest.mark, MARKER)(layer=layer, severity=severity, detects=detects, title=title),
+            getattr(pytest.mark, MARKER)(layer=layer, severity=severity, detects=detects, title=title, needs=needs),
             allure.title(title),
             allure.feature(layer),
             allure.severity(severity),
@@ -104,4 +107,5 @@ def check_info(item: pytest.Item) -> CheckInfo | None:
         layer=marker.kwargs["layer"],
         severity=marker.kwargs["severity"],
         detects=marker.kwargs["detects"],
+        needs=tuple(marker.kwargs.get("needs", ())),
     )

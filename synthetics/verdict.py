@@ -31,6 +31,7 @@ class CheckRecord:
     message: str
     duration_s: float
     warnings: tuple[str, ...] = ()
+    blocked_by: str | None = None  # a skipped check behind a failing lower layer
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,11 @@ class Verdict:
 
 def _record_json(record: CheckRecord) -> dict[str, Any]:
     document = asdict(record) | {"duration_s": round(record.duration_s, 3)}
-    if record.warnings:
-        document["warnings"] = list(record.warnings)
-    else:
-        del document["warnings"]
+    for optional in ("warnings", "blocked_by"):
+        if not document[optional]:
+            del document[optional]
+        elif isinstance(document[optional], tuple):
+            document[optional] = list(document[optional])
     return document
 
 
@@ -161,6 +163,12 @@ def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
         if entry["remediation"]:
             lines.append("   what to do:")
             lines.extend(f"     {step}" for step in entry["remediation"])
+    blocked: dict[str, int] = {}
+    for record in verdict.checks:
+        if record.blocked_by:
+            blocked[record.blocked_by] = blocked.get(record.blocked_by, 0) + 1
+    for blocker, count in blocked.items():
+        lines.append(f"{count} check(s) not judged: blocked by {blocker}")
     errored = [r for r in verdict.checks if r.outcome == "error"]
     if errored:
         lines.append(f"{len(errored)} check(s) could not run to a result (an error, not a finding):")

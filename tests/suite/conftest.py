@@ -62,6 +62,11 @@ def run_suite(workdir: Path, *args: str, env: dict[str, str] | None = None) -> S
     return SuiteRun(completed.returncode, completed.stdout + completed.stderr, verdict)
 
 
+def since_now() -> str:
+    """--since for a run of the shared deployment: what earlier tests' faults logged is not news."""
+    return f"--since={datetime.now(UTC).isoformat(timespec='milliseconds')}"
+
+
 def run_suite_from_now(workdir: Path, target: Path) -> SuiteRun:
     """A run that judges the shared deployment from now on: its log search starts after the error
     lines earlier faults left (the shipper stamps each line within a fraction of a second)."""

@@ -92,8 +92,9 @@ def test_a_silent_server_fails_the_checks_within_the_deadline_once(tmp_path: Pat
     checks = {c["id"]: c for c in run.verdict["checks"]}
     assert checks["client_api.versions"]["outcome"] == "failed"
     assert "no connection within 1 s" in checks["client_api.versions"]["message"]
-    # One request serves both runbook checks: the second reports the same failure, not a new wait.
-    assert checks["client_api.versions_http2"]["message"] == checks["client_api.versions"]["message"]
+    # One request serves both runbook checks: the second is blocked by the first, not a new wait.
+    assert checks["client_api.versions_http2"]["outcome"] == "skipped"
+    assert checks["client_api.versions_http2"]["blocked_by"] == "client_api.versions"
     assert "edge-misconfigured" in [entry["failure_mode"] for entry in run.verdict["diagnosis"]]
 
 

@@ -12,12 +12,12 @@ pytestmark = pytest.mark.stack
 # The check that must see each fault, with the failure mode the fault table names.
 SEEN_BY = {
     "media-denied": "journey.media_round_trip",
-    "db-down": "journey.message_delivered",
+    "db-down": "client_api.database_answers",
     "admin-exposed": "security.admin_api_not_exposed",
     "delivery-stuck": "journey.message_delivered",
 }
-# A fault seen by another check than its own failure mode says (db-down stops the journey at its
-# first database call: database-errors, which the fault table names).
+# With the database down, the journeys are blocked by the database check rather than failed again.
+BLOCKED = {"db-down": {"journey.message_delivered": "client_api.database_answers"}}
 
 
 @pytest.mark.parametrize("fault", SEEN_BY)
@@ -29,6 +29,8 @@ def test_the_fault_is_seen_by_the_user_facing_check(reference: Reference, tmp_pa
     check = {c["id"]: c for c in broken.verdict["checks"]}[SEEN_BY[fault]]
     assert (check["outcome"], check["failure_mode"]) == ("failed", expected), check
     assert expected in [d["failure_mode"] for d in broken.verdict["diagnosis"]]
+    for blocked, blocker in BLOCKED.get(fault, {}).items():
+        assert {c["id"]: c for c in broken.verdict["checks"]}[blocked].get("blocked_by") == blocker
 
     healed = run_suite_from_now(tmp_path / "healed", reference.target)
     assert healed.returncode == 0, healed.output
