@@ -1,16 +1,18 @@
 # The two commands of the README. Both set up what they need on a fresh machine first.
 #   make check [TARGET=local|prod|path/to/target.yaml] [PYTEST_ARGS=...]
 #   make test
+#   make report [SINGLE_FILE=1]
 SHELL := /bin/bash
 TARGET ?= local
 PYTEST_ARGS ?=
+SINGLE_FILE ?=
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 READY := $(VENV)/.ready
 
-.PHONY: check test lint bootstrap clean
+.PHONY: check test lint bootstrap clean report
 
-$(READY): pyproject.toml constraints.txt scripts/bootstrap
+$(READY): pyproject.toml constraints.txt scripts/bootstrap reports/package-lock.json
 	scripts/bootstrap
 	touch $@
 
@@ -21,11 +23,18 @@ check: $(READY)
 	rm -rf reports/allure-results
 	$(PYTHON) -m pytest --target=$(TARGET) $(PYTEST_ARGS)
 
-# The suite's own tests, with loopback as the only network (scripts/private-network).
+# The suite's own tests, with loopback as the only network (scripts/private-network). actionlint
+# (from the dev extra) lints every workflow in .github/workflows first; any finding fails the build.
 test: $(READY)
+	$(VENV)/bin/actionlint -no-color $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy
 	scripts/private-network $(PYTHON) -m pytest tests --alluredir=reports/test-allure-results $(PYTEST_ARGS)
+
+# The HTML report of the last run (reports/allure-results -> reports/allure-report/), offline, with
+# trends across runs; SINGLE_FILE=1 writes one self-contained reports/allure-report.html instead.
+report:
+	SINGLE_FILE=$(SINGLE_FILE) scripts/report
 
 clean:
 	rm -rf $(VENV) reports/allure-results reports/test-allure-results reports/verdict.json
