@@ -21,7 +21,7 @@ bootstrap: $(READY)
 # The main job: the checks against TARGET (default: the embedded reference deployment).
 check: $(READY)
 	rm -rf reports/allure-results
-	$(PYTHON) -m pytest --target=$(TARGET) $(PYTEST_ARGS)
+	$(PYTHON) -m pytest --target=$(TARGET) --junitxml=reports/junit.xml $(PYTEST_ARGS)
 
 # The suite's own tests, with loopback as the only network (scripts/private-network). actionlint
 # (from the dev extra) lints every workflow in .github/workflows first; any finding fails the build.

@@ -143,6 +143,14 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class Reporting:
+    """Where results go besides reports/: a Prometheus Pushgateway, so Alertmanager can page."""
+
+    pushgateway_url: str | None = None
+    job: str = "synapse-synthetics"
+
+
+@dataclass(frozen=True)
 class Canary:
     """The synthetic user and room the journeys use."""
 
@@ -164,6 +172,7 @@ class Target:
     aws: AwsSettings | None
     credentials: Credentials
     canary: Canary | None = None
+    reporting: Reporting = field(default_factory=Reporting)
     thresholds: Thresholds = field(default_factory=Thresholds)
     # Key path -> environment variable that was unset, so a skip can name what to set.
     unset_variables: Mapping[str, str] = field(default_factory=dict)
@@ -563,8 +572,25 @@ _TOP_LEVEL = {
     "aws",
     "credentials",
     "canary",
+    "reporting",
     "thresholds",
 }
+
+
+def _parse_reporting(reader: _Reader, data: Any) -> Reporting:
+    if data is None:
+        return Reporting()
+    section = reader.section(data, "reporting", {"pushgateway_url", "job"})
+    url = reader.text(section.get("pushgateway_url"), "reporting.pushgateway_url", optional=True)
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
+            raise reader.fail("reporting.pushgateway_url", f"must be an http(s) URL without credentials, got {url!r}")
+        url = url.rstrip("/")
+    job = reader.text(section.get("job", Reporting.job), "reporting.job")
+    if not job or not re.match(r"^[A-Za-z0-9_.-]+$", job):
+        raise reader.fail("reporting.job", f"must be a plain name (letters, digits, _ . -), got {job!r}")
+    return Reporting(pushgateway_url=url, job=job)
 
 
 def _parse_thresholds(reader: _Reader, data: Any) -> Thresholds:
@@ -616,6 +642,7 @@ def parse_target(document: Any, *, source: str, base_dir: Path, environ: Mapping
         aws=_parse_aws(reader, top.get("aws"), base_dir),
         credentials=_parse_credentials(reader, top.get("credentials"), base_dir),
         canary=_parse_canary(reader, top.get("canary")),
+        reporting=_parse_reporting(reader, top.get("reporting")),
         thresholds=_parse_thresholds(reader, top.get("thresholds")),
         unset_variables=dict(reader.unset_variables),
     )
