@@ -84,6 +84,12 @@ def check(
             allure.feature(layer),
             allure.severity(severity),
             allure.tag(detects),
+            # The runbook line this check automates, mapped in docs/runbook-map.md.
+            allure.link(
+                "docs/runbook-map.md#"
+                + ("common-failure-modes" if CATALOGUE[detects].from_runbook else "beyond-the-runbook"),
+                name=f"Runbook: {CATALOGUE[detects].symptom}",
+            ),
         ):
             function = apply(function)
         return function
