@@ -45,6 +45,15 @@ MODES = ("smoke", "gate_pre", "gate_post", "triage")
 _SURFACE = frozenset({"dns", "tls", "edge", "client-api", "federation"})
 
 
+# Allure groups checks by what an on-call engineer looks at: the surface, the AWS side, the users.
+_EPICS = {layer: "Public surface" for layer in _SURFACE} | {
+    "aws": "AWS",
+    "journey": "Users",
+    "admin": "Admin API",
+    "security": "Security exposure",
+}
+
+
 def default_modes(layer: str) -> tuple[str, ...]:
     return MODES if layer in _SURFACE else ("gate_post", "triage")
 
@@ -81,6 +90,7 @@ def check(
             *marks,
             getattr(pytest.mark, MARKER)(layer=layer, severity=severity, detects=detects, title=title, needs=needs),
             allure.title(title),
+            allure.epic(_EPICS.get(layer, "Synapse")),
             allure.feature(layer),
             allure.severity(severity),
             allure.tag(detects),
