@@ -90,21 +90,32 @@ def header_present(name: str) -> Matcher:
     return matcher
 
 
+class _Missing(Exception):
+    pass
+
+
+def _at(exchange: Exchange, key: str) -> Any:
+    """The value at a dotted `key` of the JSON body; _Missing says what is wrong instead."""
+    try:
+        node: Any = exchange.json()
+    except ValueError as error:
+        raise _Missing(f"expected a JSON body, but the {error}") from None
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise _Missing(f"expected {key!r} in the JSON body, saw none")
+        node = node[part]
+    return node
+
+
 def json_field(key: str, expected: Any) -> Matcher:
     """The JSON object's `key` (a dotted path for nested objects) equals `expected`."""
 
     def matcher(exchange: Exchange) -> str | None:
         try:
-            node: Any = exchange.json()
-        except ValueError as error:
-            return f"expected a JSON body, but the {error}"
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return f"expected {key!r} in the JSON body, saw none"
-            node = node[part]
-        if node == expected:
-            return None
-        return f"expected {key} = {expected!r}, saw {node!r:.120}"
+            value = _at(exchange, key)
+        except _Missing as missing:
+            return str(missing)
+        return None if value == expected else f"expected {key} = {expected!r}, saw {value!r:.120}"
 
     return matcher
 
@@ -114,13 +125,9 @@ def json_key_present(key: str) -> Matcher:
 
     def matcher(exchange: Exchange) -> str | None:
         try:
-            node: Any = exchange.json()
-        except ValueError as error:
-            return f"expected a JSON body, but the {error}"
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return f"expected {key!r} in the JSON body, saw none"
-            node = node[part]
+            _at(exchange, key)
+        except _Missing as missing:
+            return str(missing)
         return None
 
     return matcher
