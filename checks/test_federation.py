@@ -1,9 +1,11 @@
 """Federation: delegation, discovery, reachability and server keys (what federation testers check)."""
 
+from collections.abc import Callable
+
 import pytest
 
 from synthetics import match, must
-from synthetics.check import check
+from synthetics.check import SERVER_VERSION, check
 from synthetics.federation import AddressKeys, Resolution
 from synthetics.probe import Exchange, Followed
 from synthetics.target import Target
@@ -51,10 +53,13 @@ def test_federation_port_proxied(federation_resolution: Resolution, target: Targ
     title="The federation API answers /version",
     needs=("origin",),
 )
-def test_federation_version(federation_version: Exchange) -> None:
+def test_federation_version(federation_version: Exchange, record_property: Callable[[str, object], None]) -> None:
     must.match_response(
         federation_version, match.status(200), match.json_key_present("server.name"), failure_mode="federation-broken"
     )
+    server = federation_version.json()["server"]
+    # For the report's environment: which server software answered.
+    record_property(SERVER_VERSION, f"{server.get('name')} {server.get('version', '')}".strip())
 
 
 @check(

@@ -18,6 +18,8 @@ __all__ = ["LAYERS", "SEVERITIES", "CheckInfo", "check", "check_info", "current_
 LAYERS = ("dns", "tls", "edge", "client-api", "federation", "aws", "journey", "admin", "security")
 SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
 MARKER = "check"
+# A check's recorded property naming the server software that answered (for the report).
+SERVER_VERSION = "server_version"
 
 F = TypeVar("F", bound=Callable[..., Any])
 

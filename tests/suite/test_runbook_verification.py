@@ -22,6 +22,8 @@ def test_healthy_deployment_passes_with_an_empty_diagnosis(reference: Reference,
     # but the EC2 check (it runs on ECS).
     assert {k: v for k, v in run.outcomes().items() if v != "passed"} == {"aws.ec2_instance_running": "skipped"}
     assert "Synthetics: HEALTHY" in run.output
+    # The report says which server software answered.
+    assert "server_version=Synapse 1.163" in (tmp_path / "allure-results" / "environment.properties").read_text()
 
 
 def test_synapse_stopped_is_diagnosed_as_origin_down_and_heals(reference: Reference, tmp_path: Path) -> None:
