@@ -1,7 +1,5 @@
 """Federation: delegation, discovery, reachability and server keys (what federation testers check)."""
 
-from collections.abc import Callable
-
 import pytest
 
 from synthetics import match, must
@@ -53,13 +51,13 @@ def test_federation_port_proxied(federation_resolution: Resolution, target: Targ
     title="The federation API answers /version",
     needs=("origin",),
 )
-def test_federation_version(federation_version: Exchange, record_property: Callable[[str, object], None]) -> None:
+def test_federation_version(federation_version: Exchange, request: pytest.FixtureRequest) -> None:
     must.match_response(
         federation_version, match.status(200), match.json_key_present("server.name"), failure_mode="federation-broken"
     )
     server = federation_version.json()["server"]
     # For the report's environment: which server software answered.
-    record_property(SERVER_VERSION, f"{server.get('name')} {server.get('version', '')}".strip())
+    request.node.user_properties.append((SERVER_VERSION, f"{server.get('name')} {server.get('version', '')}".strip()))
 
 
 @check(
