@@ -230,6 +230,10 @@ class Prober:
             # One timeout per dead host, not one per check.
             return Exchange(method=method, url=url, error=dead, reused_failure=True)
         exchange = self._exchange(method, url, headers or {}, pinned, json_body, content)
+        if exchange.error is not None and exchange.error.kind == "protocol":
+            # A pooled connection the server closed as the request went out (an HTTP/2 GOAWAY race,
+            # an idle keep-alive expiring): no answer came, so clients retry once on a new one.
+            exchange = self._exchange(method, url, headers or {}, pinned, json_body, content)
         if exchange.error is not None and exchange.error.kind in _DEAD_HOST_KINDS:
             with self._lock:
                 self._dead_origins[origin] = exchange.error
