@@ -32,6 +32,7 @@ class CheckRecord:
     duration_s: float
     warnings: tuple[str, ...] = ()
     blocked_by: str | None = None  # a skipped check behind a failing lower layer
+    detects: str | None = None  # the failure mode the check looks for (declared), passed or not
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Verdict:
 
 def _record_json(record: CheckRecord) -> dict[str, Any]:
     document = asdict(record) | {"duration_s": round(record.duration_s, 3)}
-    for optional in ("warnings", "blocked_by"):
+    for optional in ("warnings", "blocked_by", "detects"):
         if not document[optional]:
             del document[optional]
         elif isinstance(document[optional], tuple):
@@ -97,8 +98,28 @@ def _diagnose(records: tuple[CheckRecord, ...], target: Target | None) -> tuple[
         if mode:
             entry["symptom"], entry["likely_cause"] = mode.symptom, mode.likely_cause
         entry["messages"] = [r.message for r in evidence]
+        conflicts = _conflicts(mode_name, evidence, records)
+        if conflicts:
+            entry["conflicts"] = conflicts
         diagnosis.append(entry)
     return tuple(diagnosis)
+
+
+_PUBLIC = frozenset({"dns", "tls", "edge", "client-api", "federation", "journey", "security"})
+
+
+def _conflicts(mode: str, evidence: list[CheckRecord], records: tuple[CheckRecord, ...]) -> list[str]:
+    """Checks of the other side (public vs AWS) that look for the same failure mode and passed."""
+    sides = {r.layer in _PUBLIC for r in evidence}
+    disagreeing = [
+        r for r in records
+        if r.outcome == "passed" and r.detects == mode and (r.layer in _PUBLIC) not in sides
+    ]  # fmt: skip
+    return [
+        f"{r.id} passed: the {'public side' if r.layer in _PUBLIC else 'AWS side'} does not show {mode}, "
+        "so the cause may lie between what each side sees (or one side's view is stale)"
+        for r in disagreeing
+    ]
 
 
 def build_verdict(
@@ -157,6 +178,8 @@ def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
         lines.append(f"{number}. [{entry['failure_mode']}] {entry.get('symptom', entry['title'])}")
         if "likely_cause" in entry:
             lines.append(f"   likely cause: {entry['likely_cause']}")
+        for conflict in entry.get("conflicts", []):
+            lines.append(f"   evidence conflicts: {conflict}")
         lines.append(f"   seen by: {', '.join(entry['evidence'])}")
         for message in list(dict.fromkeys(entry["messages"]))[:2]:
             lines.append(f"   - {message}")

@@ -43,6 +43,9 @@ def test_synapse_stopped_is_diagnosed_as_origin_down_and_heals(reference: Refere
     assert {"client_api.versions_http2", "client_api.database_answers", "journey.message_delivered"} <= blocked
     assert all(checks[check_id]["outcome"] == "skipped" for check_id in blocked)
     assert all(c["failure_mode"] in (None, "origin-down") for c in verdict["checks"])
+    # Only Synapse stopped, ECS (moto) still reports its task running: the evidence conflicts, and says so.
+    assert any(c.startswith("aws.ecs_service_running passed") for c in verdict["diagnosis"][0]["conflicts"])
+    assert "evidence conflicts: aws.ecs_service_running passed" in run.output
     # What an engineer reads: the runbook's symptom and the remediation with the target's own names.
     assert "[origin-down] 502 from Cloudflare" in run.output
     assert "--force-new-deployment" in run.output

@@ -10,7 +10,9 @@ from synthetics.verdict import CheckRecord, build_verdict, write_verdict
 REPO = Path(__file__).resolve().parents[2]
 
 
-def record(nodeid: str, outcome: str, mode: str | None = None, layer: str = "client-api") -> CheckRecord:
+def record(
+    nodeid: str, outcome: str, mode: str | None = None, layer: str = "client-api", detects: str | None = None
+) -> CheckRecord:
     return CheckRecord(
         id=nodeid,
         nodeid=nodeid,
@@ -20,6 +22,7 @@ def record(nodeid: str, outcome: str, mode: str | None = None, layer: str = "cli
         failure_mode=mode,
         message=f"{nodeid} says {mode}",
         duration_s=0.1,
+        detects=detects or mode,
     )
 
 
@@ -86,3 +89,21 @@ def test_the_written_verdict_follows_the_schema_and_holds_no_secret(tmp_path: Pa
         "duration_s",
     }
     assert set(document["diagnosis"][0]) >= {"failure_mode", "title", "evidence", "remediation"}
+
+
+def test_evidence_of_the_other_side_that_disagrees_is_named() -> None:
+    result = verdict([
+        record("client_api.versions", "failed", "origin-down"),
+        record("aws.ecs_service_running", "passed", layer="aws", detects="origin-down"),
+    ])
+    conflicts = result.diagnosis[0]["conflicts"]
+    assert len(conflicts) == 1 and conflicts[0].startswith("aws.ecs_service_running passed")
+
+
+def test_agreeing_evidence_is_no_conflict() -> None:
+    result = verdict([
+        record("client_api.versions", "failed", "origin-down"),
+        record("aws.ecs_service_running", "failed", "origin-down", layer="aws"),
+    ])
+    assert "conflicts" not in result.diagnosis[0]
+    assert result.diagnosis[0]["evidence"] == ["aws.ecs_service_running", "client_api.versions"]
