@@ -271,7 +271,8 @@ def latest_metric(
         MetricName=metric,
         Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
         StartTime=now - timedelta(minutes=minutes),
-        EndTime=now,
+        # The period still running counts: an end at "now" would leave out the newest datapoints.
+        EndTime=now + timedelta(seconds=60),
         Period=60,
         Statistics=[stat],
     )
