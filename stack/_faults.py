@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import yaml
+
 from stack import _faults_aws, _faults_db, _faults_dns, _faults_edge
 from stack._errors import StackError
 from stack._fault_types import Controls, Fault
@@ -18,7 +22,39 @@ _PROCESS_FAULTS = (
     ),
 )
 
-_ALL = (*_PROCESS_FAULTS, *_faults_aws.FAULTS, *_faults_db.FAULTS, *_faults_dns.FAULTS, *_faults_edge.FAULTS)
+
+def _registration(open_to_all: bool) -> Callable[[Controls], None]:
+    """Registration open to anyone (no token, no e-mail), as a careless config change would leave it."""
+
+    def change(controls: Controls) -> None:
+        path = controls.layout.homeserver_yaml
+        config = yaml.safe_load(path.read_text())
+        config["enable_registration"] = open_to_all
+        config["enable_registration_without_verification"] = open_to_all
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        controls.restart_component("synapse")
+
+    return change
+
+
+_CONFIG_FAULTS = (
+    Fault(
+        name="registration-open",
+        failure_mode="security-exposure",
+        summary="Synapse lets anyone register, with no token or verification (restarted with that config)",
+        inject=_registration(True),
+        heal=_registration(False),
+    ),
+)
+
+_ALL = (
+    *_PROCESS_FAULTS,
+    *_CONFIG_FAULTS,
+    *_faults_aws.FAULTS,
+    *_faults_db.FAULTS,
+    *_faults_dns.FAULTS,
+    *_faults_edge.FAULTS,
+)
 
 REGISTRY: dict[str, Fault] = {fault.name: fault for fault in _ALL}
 FAULTS: dict[str, str] = {fault.name: fault.failure_mode for fault in _ALL}

@@ -15,6 +15,7 @@ SEEN_BY = {
     "db-down": "client_api.database_answers",
     "admin-exposed": "security.admin_api_not_exposed",
     "delivery-stuck": "journey.message_delivered",
+    "registration-open": "security.registration_gated",
 }
 # With the database down, the journeys are blocked by the database check rather than failed again.
 BLOCKED = {"db-down": {"journey.message_delivered": "client_api.database_answers"}}
