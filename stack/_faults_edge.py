@@ -104,6 +104,12 @@ FAULTS: tuple[Fault, ...] = (
         {"prefixes": ["/_synapse/admin"]},
     ),
     _switch(
+        "edge-bypassed",
+        "edge-misconfigured",
+        "answers come without Cloudflare's identity (server: nginx, no cf-ray): traffic bypasses the edge",
+        {},
+    ),
+    _switch(
         "delivery-stuck",
         "messaging-broken",
         "the edge answers message sends with 200 and an event id but never forwards them: nothing is delivered",

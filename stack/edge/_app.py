@@ -67,11 +67,11 @@ class EdgeApp:
             # A bug here must still look like the edge (not a bare hypercorn 500) and be logged.
             log.exception("edge: request failed")
             reply = _error(502, scope, _host(scope), ray_id)
-        # Every answer, the origin's included, carries the edge's identity.
-        reply.headers = [(k, v) for k, v in reply.headers if k.lower() not in {b"server", b"cf-ray"}] + [
-            (b"server", b"cloudflare"),
-            (b"cf-ray", ray_id.encode()),
-        ]
+        # Every answer, the origin's included, carries the edge's identity (unless the edge is bypassed).
+        identity = [(b"server", b"cloudflare"), (b"cf-ray", ray_id.encode())]
+        if switches(config.faults).no_edge_identity:
+            identity = [(b"server", b"nginx")]
+        reply.headers = [(k, v) for k, v in reply.headers if k.lower() not in {b"server", b"cf-ray"}] + identity
         await send_reply(send, reply, head_only=scope["method"] == "HEAD")
 
     async def _route(self, config: EdgeConfig, scope: Scope, receive: Receive, ray_id: str) -> Reply:

@@ -11,7 +11,9 @@ Each switch is named after the deployment fault that sets it and carries its par
   get Cloudflare's managed challenge (403, `cf-mitigated: challenge`);
 - `admin-exposed`: `{"prefixes": ["/_synapse/admin"]}` are proxied although blocked;
 - `delivery-stuck`: the edge answers a client's message send (`PUT .../rooms/{room}/send/{type}/{txn}`)
-  itself with 200 and a made-up event id, and never forwards it: sent, but never delivered.
+  itself with 200 and a made-up event id, and never forwards it: sent, but never delivered;
+- `edge-bypassed`: answers carry the origin's own identity (`server: nginx`, no `cf-ray`), as when
+  traffic reaches the origin around Cloudflare.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Switches:
     challenge_tokens: tuple[str, ...] | None = None  # None: no challenge
     exposed_prefixes: frozenset[str] = frozenset()
     swallow_sends: bool = False
+    no_edge_identity: bool = False
 
     def challenges(self, user_agent: str | None) -> bool:
         if self.challenge_tokens is None:
@@ -87,6 +90,8 @@ def _parse(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"exposed_prefixes": frozenset(str(prefix) for prefix in params.get("prefixes", []))}
     if name == "delivery-stuck":
         return {"swallow_sends": True}
+    if name == "edge-bypassed":
+        return {"no_edge_identity": True}
     return {}
 
 

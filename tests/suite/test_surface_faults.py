@@ -21,6 +21,7 @@ SURFACE_FAULTS = (
     "cert-expiring",
     "waf-challenge",
     "http1-only",
+    "edge-bypassed",
     "db-down",
 )
 
