@@ -2,8 +2,8 @@
 
 from synthetics import match, must
 from synthetics.check import check
+from synthetics.exchange import Exchange
 from synthetics.latency import Latency
-from synthetics.probe import Exchange
 
 
 @check(

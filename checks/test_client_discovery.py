@@ -2,7 +2,7 @@
 
 from synthetics import must
 from synthetics.check import check
-from synthetics.probe import Exchange
+from synthetics.exchange import Exchange
 from synthetics.target import Target
 
 

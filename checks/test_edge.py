@@ -4,7 +4,7 @@ import pytest
 
 from synthetics import match, must
 from synthetics.check import check
-from synthetics.probe import Exchange
+from synthetics.exchange import Exchange
 from synthetics.target import Target
 
 

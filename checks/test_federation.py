@@ -4,8 +4,8 @@ import pytest
 
 from synthetics import match, must
 from synthetics.check import SERVER_VERSION, check
+from synthetics.exchange import Exchange, Followed
 from synthetics.federation import AddressKeys, Resolution
-from synthetics.probe import Exchange, Followed
 from synthetics.target import Target
 
 

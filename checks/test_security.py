@@ -3,7 +3,7 @@
 from fixtures.journeys import user_evidence
 from synthetics import must
 from synthetics.check import check
-from synthetics.probe import Exchange
+from synthetics.exchange import Exchange
 from synthetics.survey import Survey
 from synthetics.target import Target
 

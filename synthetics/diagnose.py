@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from synthetics.probe import Exchange
+from synthetics.exchange import Exchange
 
 __all__ = ["Reading", "read_failure"]
 

@@ -18,7 +18,7 @@ from signedjson.key import decode_verify_key_bytes
 from signedjson.sign import SignatureVerifyException, verify_signed_json
 from unpaddedbase64 import decode_base64
 
-from synthetics.probe import Exchange
+from synthetics.exchange import Exchange
 
 __all__ = [
     "CLOUDFLARE_HTTPS_PORTS",

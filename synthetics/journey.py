@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from synthetics.probe import Exchange, Prober
+from synthetics.exchange import Exchange
+from synthetics.probe import Prober
 from synthetics.target import Canary
 
 __all__ = ["Journey", "Step", "media_journey", "message_journey"]

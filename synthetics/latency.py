@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from synthetics.probe import Exchange, Prober
+from synthetics.exchange import Exchange
+from synthetics.probe import Prober
 
 __all__ = ["LATENCY_SAMPLES", "Latency", "sample_latency"]
 

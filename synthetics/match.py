@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from synthetics.probe import Exchange
+from synthetics.exchange import Exchange
 
 __all__ = [
     "Matcher",

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from synthetics.probe import ConnectionBlocked, ProbeError, connect_address
+from synthetics.exchange import ProbeError
+from synthetics.probe import ConnectionBlocked, connect_address
 from synthetics.target import Target
 
 __all__ = ["TlsReport", "inspect_tls"]

@@ -6,8 +6,8 @@ import contextvars
 
 from synthetics.check import current_check
 from synthetics.diagnose import read_failure
+from synthetics.exchange import Exchange
 from synthetics.match import Matcher
-from synthetics.probe import Exchange
 
 
 class CheckFailed(AssertionError):

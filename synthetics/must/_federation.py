@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from synthetics import match
+from synthetics.exchange import Exchange, Followed
 from synthetics.federation import (
     CLOUDFLARE_HTTPS_PORTS,
     AddressKeys,
@@ -12,7 +13,6 @@ from synthetics.federation import (
     read_well_known_server,
 )
 from synthetics.must._core import fail, match_response, warn
-from synthetics.probe import Exchange, Followed
 
 
 def delegate(followed: Followed, expected: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from synthetics import match
+from synthetics.exchange import Exchange
 from synthetics.journey import Journey
 from synthetics.must._core import fail, match_response, warn
-from synthetics.probe import Exchange
 
 
 def complete(journey: Journey, *, media: bool = False) -> None:

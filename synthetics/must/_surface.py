@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 
 from synthetics import match
 from synthetics.diagnose import read_failure
+from synthetics.exchange import Exchange
 from synthetics.latency import Latency
 from synthetics.must._core import fail, match_response
-from synthetics.probe import Exchange
 from synthetics.resolve import Lookup, in_cloudflare
 from synthetics.tls import TlsReport
 

@@ -4,8 +4,8 @@ import pytest
 
 from synthetics import match
 from synthetics.diagnose import read_failure
+from synthetics.exchange import Exchange, ProbeError
 from synthetics.must import CheckFailed, match_response
-from synthetics.probe import Exchange, ProbeError
 
 
 def exchange(

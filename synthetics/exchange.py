@@ -1,0 +1,81 @@
+"""What a probe saw: one HTTP request and its answer, or why none came. Pure data, no transport,
+so matchers and readers of evidence can be used and tested without a network."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["ErrorKind", "Exchange", "Followed", "ProbeError"]
+
+# Why no HTTP response came back.
+ErrorKind = Literal[
+    "dns", "refused", "connect-timeout", "tls", "timeout", "protocol", "too-large", "network", "blocked"
+]
+
+
+@dataclass(frozen=True)
+class ProbeError:
+    """Why no HTTP response came back. `kind` is one of the names below."""
+
+    kind: ErrorKind
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and what came back: the evidence every HTTP assertion reads."""
+
+    method: str
+    url: str
+    status: int | None = None
+    http_version: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    elapsed_s: float = 0.0
+    error: ProbeError | None = None
+    reused_failure: bool = False
+    # Milliseconds per phase of this request, as blackbox_exporter reports them: connect (name
+    # resolution included), tls, processing (request sent to first byte) and transfer.
+    phases_ms: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def request_line(self) -> str:
+        return f"{self.method} {self.url}"
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; raises ValueError with a readable reason."""
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            excerpt = self.text[:80].replace("\n", " ")
+            raise ValueError(f"body is not JSON ({error.__class__.__name__}): {excerpt!r}") from None
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.request_line} -> no response ({self.error})"
+        return f"{self.request_line} -> {self.http_version} {self.status} in {self.elapsed_s * 1000:.0f} ms"
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A GET with its redirects followed, as homeservers fetch .well-known/matrix/server."""
+
+    exchanges: tuple[Exchange, ...]
+    problem: str | None  # a redirect loop or too many hops
+
+    @property
+    def final(self) -> Exchange:
+        return self.exchanges[-1]
