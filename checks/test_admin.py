@@ -1,33 +1,35 @@
 """The admin API's view: why a server is slow, and where outbound federation fails."""
 
 from fixtures.journeys import user_evidence
-from synthetics import match, must
-from synthetics.check import check
+from synthetics import must
+from synthetics.catalogue import Mode
+from synthetics.check import Reading, Severity, check
 from synthetics.exchange import Exchange
+from synthetics.layers import Layer
 from synthetics.survey import Survey
 from synthetics.target import Target
 
 
 @check(
-    layer="admin",
-    severity="minor",
-    detects="origin-down",
+    layer=Layer.ADMIN,
+    severity=Severity.MINOR,
+    detects=Mode.ORIGIN_DOWN,
     title="The admin API answers with the server version",
     needs=("origin",),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_server_version(survey: Survey, target: Target) -> None:
     exchange: Exchange = user_evidence(survey, target, "admin:server_version")
-    must.match_response(
-        exchange, match.status(200), match.json_key_present("server_version"), failure_mode="origin-down"
-    )
+    must.answer_the_server_version(exchange)
 
 
 @check(
-    layer="admin",
-    severity="normal",
-    detects="slow-performance",
+    layer=Layer.ADMIN,
+    severity=Severity.NORMAL,
+    detects=Mode.SLOW_PERFORMANCE,
     title="No background updates are running or pending",
     needs=("origin",),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_no_background_updates(survey: Survey, target: Target) -> None:
     exchange: Exchange = user_evidence(survey, target, "admin:background_updates")
@@ -35,11 +37,12 @@ def test_no_background_updates(survey: Survey, target: Target) -> None:
 
 
 @check(
-    layer="admin",
-    severity="normal",
-    detects="slow-performance",
+    layer=Layer.ADMIN,
+    severity=Severity.NORMAL,
+    detects=Mode.SLOW_PERFORMANCE,
     title="No room has an outsized state",
     needs=("origin",),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_rooms_not_outsized(survey: Survey, target: Target) -> None:
     exchange: Exchange = user_evidence(survey, target, "admin:rooms")
@@ -47,11 +50,12 @@ def test_rooms_not_outsized(survey: Survey, target: Target) -> None:
 
 
 @check(
-    layer="admin",
-    severity="normal",
-    detects="federation-broken",
+    layer=Layer.ADMIN,
+    severity=Severity.NORMAL,
+    detects=Mode.FEDERATION_BROKEN,
     title="No outbound federation destination is failing",
     needs=("origin",),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_federation_destinations(survey: Survey, target: Target) -> None:
     exchange: Exchange = user_evidence(survey, target, "admin:destinations")

@@ -8,12 +8,14 @@ import pytest
 from fixtures.aws import aws_evidence
 from synthetics import must
 from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, PublicAccess, RdsState
-from synthetics.check import check
+from synthetics.catalogue import Mode
+from synthetics.check import RunMode, Severity, check
+from synthetics.layers import Layer
 from synthetics.survey import Survey
 from synthetics.target import Target
 
 # Before a deploy, the database and the capacity count as much as the public surface.
-CAPACITY = ("gate_pre", "gate_post", "triage")
+CAPACITY = (RunMode.GATE_PRE, RunMode.GATE_POST, RunMode.TRIAGE)
 
 
 @pytest.fixture
@@ -34,15 +36,20 @@ def media_canary(survey: Survey, target: Target) -> CanaryResult:
     return result
 
 
-@check(layer="aws", severity="critical", detects="origin-down", title="The ECS service runs all its desired tasks")
+@check(
+    layer=Layer.AWS,
+    severity=Severity.CRITICAL,
+    detects=Mode.ORIGIN_DOWN,
+    title="The ECS service runs all its desired tasks",
+)
 def test_ecs_service_running(ecs_state: EcsState) -> None:
     must.run_the_service(ecs_state)
 
 
 @check(
-    layer="aws",
-    severity="critical",
-    detects="deployment-unstable",
+    layer=Layer.AWS,
+    severity=Severity.CRITICAL,
+    detects=Mode.DEPLOYMENT_UNSTABLE,
     title="The ECS deployment has settled (one deployment, rollout completed, no failed tasks)",
 )
 def test_ecs_deployment_settled(ecs_state: EcsState) -> None:
@@ -52,9 +59,9 @@ def test_ecs_deployment_settled(ecs_state: EcsState) -> None:
 
 
 @check(
-    layer="aws",
-    severity="normal",
-    detects="slow-performance",
+    layer=Layer.AWS,
+    severity=Severity.NORMAL,
+    detects=Mode.SLOW_PERFORMANCE,
     title="ECS CPU and memory utilisation are under their thresholds",
     modes=CAPACITY,
 )
@@ -64,23 +71,31 @@ def test_ecs_utilisation(survey: Survey, target: Target) -> None:
 
 
 @check(
-    layer="aws", severity="critical", detects="database-errors", title="The RDS instance is available", modes=CAPACITY
+    layer=Layer.AWS,
+    severity=Severity.CRITICAL,
+    detects=Mode.DATABASE_ERRORS,
+    title="The RDS instance is available",
+    modes=CAPACITY,
 )
 def test_rds_available(rds_state: RdsState) -> None:
     must.be_available(rds_state)
 
 
 @check(
-    layer="aws", severity="normal", detects="database-errors", title="The RDS instance has free storage", modes=CAPACITY
+    layer=Layer.AWS,
+    severity=Severity.NORMAL,
+    detects=Mode.DATABASE_ERRORS,
+    title="The RDS instance has free storage",
+    modes=CAPACITY,
 )
 def test_rds_free_storage(rds_state: RdsState, target: Target) -> None:
     must.have_free_storage(rds_state, target.thresholds.rds_min_free_storage_mb)
 
 
 @check(
-    layer="aws",
-    severity="critical",
-    detects="media-upload-failing",
+    layer=Layer.AWS,
+    severity=Severity.CRITICAL,
+    detects=Mode.MEDIA_UPLOAD_FAILING,
     writes=True,
     title="The S3 media bucket takes a write, reads it back and deletes it",
 )
@@ -89,9 +104,9 @@ def test_s3_media_write(media_canary: CanaryResult) -> None:
 
 
 @check(
-    layer="aws",
-    severity="critical",
-    detects="security-exposure",
+    layer=Layer.AWS,
+    severity=Severity.CRITICAL,
+    detects=Mode.SECURITY_EXPOSURE,
     title="Public access to the S3 media bucket is blocked",
 )
 def test_s3_public_access_blocked(survey: Survey, target: Target) -> None:
@@ -99,16 +114,21 @@ def test_s3_public_access_blocked(survey: Survey, target: Target) -> None:
     must.block_public_access(access)
 
 
-@check(layer="aws", severity="normal", detects="database-errors", title="No database errors in the homeserver's logs")
+@check(
+    layer=Layer.AWS,
+    severity=Severity.NORMAL,
+    detects=Mode.DATABASE_ERRORS,
+    title="No database errors in the homeserver's logs",
+)
 def test_logs_free_of_database_errors(survey: Survey, target: Target) -> None:
     search: LogSearch = aws_evidence(survey, target, "aws:logs", "aws.logs")
     must.log_no_database_errors(search)
 
 
 @check(
-    layer="aws",
-    severity="critical",
-    detects="origin-down",
+    layer=Layer.AWS,
+    severity=Severity.CRITICAL,
+    detects=Mode.ORIGIN_DOWN,
     title="The EC2 instance Synapse runs on is running and passes its status checks",
 )
 def test_ec2_instance_running(survey: Survey, target: Target) -> None:
@@ -117,9 +137,9 @@ def test_ec2_instance_running(survey: Survey, target: Target) -> None:
 
 
 @check(
-    layer="aws",
-    severity="normal",
-    detects="database-errors",
+    layer=Layer.AWS,
+    severity=Severity.NORMAL,
+    detects=Mode.DATABASE_ERRORS,
     title="The database answers a direct read-only probe, with connections to spare",
     modes=CAPACITY,
 )

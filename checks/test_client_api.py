@@ -1,15 +1,17 @@
 """Client-server API: the runbook's "Verify it is working" commands, the database behind them, latency."""
 
 from synthetics import match, must
-from synthetics.check import check
+from synthetics.catalogue import Mode
+from synthetics.check import Reading, Severity, check
 from synthetics.exchange import Exchange
 from synthetics.latency import Latency
+from synthetics.layers import Layer
 
 
 @check(
-    layer="client-api",
-    severity="critical",
-    detects="origin-down",
+    layer=Layer.CLIENT_API,
+    severity=Severity.CRITICAL,
+    detects=Mode.ORIGIN_DOWN,
     title="Client API answers /versions with its spec versions",
 )
 def test_versions(client_versions: Exchange) -> None:
@@ -20,9 +22,9 @@ def test_versions(client_versions: Exchange) -> None:
 
 
 @check(
-    layer="edge",
-    severity="critical",
-    detects="edge-misconfigured",
+    layer=Layer.EDGE,
+    severity=Severity.CRITICAL,
+    detects=Mode.EDGE_MISCONFIGURED,
     title="Client API answers /versions with HTTP/2 200",
     needs=("origin",),
 )
@@ -32,9 +34,9 @@ def test_versions_http2(client_versions: Exchange) -> None:
 
 
 @check(
-    layer="client-api",
-    severity="critical",
-    detects="database-errors",
+    layer=Layer.CLIENT_API,
+    severity=Severity.CRITICAL,
+    detects=Mode.DATABASE_ERRORS,
     title="A database-backed endpoint answers (room alias lookup)",
     needs=("origin",),
 )
@@ -45,11 +47,12 @@ def test_database_answers(alias_lookup: Exchange) -> None:
 
 
 @check(
-    layer="client-api",
-    severity="normal",
-    detects="slow-performance",
+    layer=Layer.CLIENT_API,
+    severity=Severity.NORMAL,
+    detects=Mode.SLOW_PERFORMANCE,
     title="Client API latency (p95 of /versions) is within the threshold",
     needs=("origin",),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_latency(latency: Latency) -> None:
     must.stay_within(latency)

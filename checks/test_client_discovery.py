@@ -1,16 +1,19 @@
 """Client discovery: /.well-known/matrix/client on the server name."""
 
 from synthetics import must
-from synthetics.check import check
+from synthetics.catalogue import Mode
+from synthetics.check import Reading, Severity, check
 from synthetics.exchange import Exchange
+from synthetics.layers import Layer
 from synthetics.target import Target
 
 
 @check(
-    layer="client-api",
-    severity="normal",
-    detects="client-discovery-broken",
+    layer=Layer.CLIENT_API,
+    severity=Severity.NORMAL,
+    detects=Mode.CLIENT_DISCOVERY_BROKEN,
     title="/.well-known/matrix/client names the homeserver, readable by web clients",
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_well_known_client(well_known_client: Exchange, target: Target) -> None:
     assert target.homeserver is not None

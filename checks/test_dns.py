@@ -4,22 +4,26 @@ import pytest
 
 from fixtures.evidence import HOST_ROLES
 from synthetics import must
-from synthetics.check import check
+from synthetics.catalogue import Mode
+from synthetics.check import Severity, check
+from synthetics.layers import Layer
 from synthetics.resolve import Lookup
 from synthetics.target import Target
 
 pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES[:2], indirect=True)
 
 
-@check(layer="dns", severity="critical", detects="dns-misconfigured", title="The host resolves (A or AAAA)")
+@check(
+    layer=Layer.DNS, severity=Severity.CRITICAL, detects=Mode.DNS_MISCONFIGURED, title="The host resolves (A or AAAA)"
+)
 def test_resolves(dns_lookups: tuple[Lookup, ...]) -> None:
     must.resolve(dns_lookups)
 
 
 @check(
-    layer="dns",
-    severity="critical",
-    detects="dns-misconfigured",
+    layer=Layer.DNS,
+    severity=Severity.CRITICAL,
+    detects=Mode.DNS_MISCONFIGURED,
     title="Every address of the host is Cloudflare's (proxied, orange cloud)",
 )
 def test_proxied_by_cloudflare(dns_lookups: tuple[Lookup, ...], target: Target) -> None:

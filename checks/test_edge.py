@@ -3,15 +3,17 @@
 import pytest
 
 from synthetics import match, must
-from synthetics.check import check
+from synthetics.catalogue import Mode
+from synthetics.check import Severity, check
 from synthetics.exchange import Exchange
+from synthetics.layers import Layer
 from synthetics.target import Target
 
 
 @check(
-    layer="edge",
-    severity="normal",
-    detects="edge-misconfigured",
+    layer=Layer.EDGE,
+    severity=Severity.NORMAL,
+    detects=Mode.EDGE_MISCONFIGURED,
     title="Responses come through Cloudflare (server: cloudflare, cf-ray)",
 )
 def test_served_by_cloudflare(client_versions: Exchange, target: Target) -> None:
@@ -21,9 +23,9 @@ def test_served_by_cloudflare(client_versions: Exchange, target: Target) -> None
 
 
 @check(
-    layer="edge",
-    severity="critical",
-    detects="edge-blocking",
+    layer=Layer.EDGE,
+    severity=Severity.CRITICAL,
+    detects=Mode.EDGE_BLOCKING,
     title="Matrix API traffic is not challenged, whatever its User-Agent",
 )
 def test_not_challenged(user_agent_probes: dict[str, Exchange]) -> None:

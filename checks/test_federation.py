@@ -3,17 +3,20 @@
 import pytest
 
 from synthetics import match, must
-from synthetics.check import SERVER_VERSION, check
+from synthetics.catalogue import Mode
+from synthetics.check import SERVER_VERSION, Reading, Severity, check
 from synthetics.exchange import Exchange, Followed
 from synthetics.federation import AddressKeys, Resolution
+from synthetics.layers import Layer
 from synthetics.target import Target
 
 
 @check(
-    layer="federation",
-    severity="critical",
-    detects="federation-broken",
+    layer=Layer.FEDERATION,
+    severity=Severity.CRITICAL,
+    detects=Mode.FEDERATION_BROKEN,
     title="/.well-known/matrix/server delegates to the expected host",
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_well_known_server(well_known_server: Followed, target: Target) -> None:
     assert target.homeserver is not None
@@ -23,9 +26,9 @@ def test_well_known_server(well_known_server: Followed, target: Target) -> None:
 
 
 @check(
-    layer="federation",
-    severity="critical",
-    detects="federation-broken",
+    layer=Layer.FEDERATION,
+    severity=Severity.CRITICAL,
+    detects=Mode.FEDERATION_BROKEN,
     title="Server discovery finds a host and port for the server name",
 )
 def test_server_discovery(federation_resolution: Resolution) -> None:
@@ -33,9 +36,9 @@ def test_server_discovery(federation_resolution: Resolution) -> None:
 
 
 @check(
-    layer="federation",
-    severity="critical",
-    detects="federation-broken",
+    layer=Layer.FEDERATION,
+    severity=Severity.CRITICAL,
+    detects=Mode.FEDERATION_BROKEN,
     title="Federation goes to a port Cloudflare proxies",
 )
 def test_federation_port_proxied(federation_resolution: Resolution, target: Target) -> None:
@@ -45,27 +48,27 @@ def test_federation_port_proxied(federation_resolution: Resolution, target: Targ
 
 
 @check(
-    layer="federation",
-    severity="critical",
-    detects="federation-broken",
+    layer=Layer.FEDERATION,
+    severity=Severity.CRITICAL,
+    detects=Mode.FEDERATION_BROKEN,
     title="The federation API answers /version",
     needs=("origin",),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_federation_version(federation_version: Exchange, request: pytest.FixtureRequest) -> None:
-    must.match_response(
-        federation_version, match.status(200), match.json_key_present("server.name"), failure_mode="federation-broken"
-    )
+    must.match_response(federation_version, match.status(200), match.json_key_present("server.name"))
     server = federation_version.json()["server"]
     # For the report's environment: which server software answered.
     request.node.user_properties.append((SERVER_VERSION, f"{server.get('name')} {server.get('version', '')}".strip()))
 
 
 @check(
-    layer="federation",
-    severity="critical",
-    detects="federation-broken",
+    layer=Layer.FEDERATION,
+    severity=Severity.CRITICAL,
+    detects=Mode.FEDERATION_BROKEN,
     title="Server keys name this server, are valid and every signature verifies",
     needs=("origin",),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_server_keys(server_keys: Exchange, target: Target) -> None:
     assert target.homeserver is not None
@@ -73,11 +76,12 @@ def test_server_keys(server_keys: Exchange, target: Target) -> None:
 
 
 @check(
-    layer="federation",
-    severity="normal",
-    detects="federation-broken",
+    layer=Layer.FEDERATION,
+    severity=Severity.NORMAL,
+    detects=Mode.FEDERATION_BROKEN,
     title="Every address of the federation host serves the same keys",
     needs=("origin",),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_keys_same_on_every_address(keys_per_address: AddressKeys, target: Target) -> None:
     assert target.homeserver is not None

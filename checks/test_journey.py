@@ -2,19 +2,22 @@
 
 from fixtures.journeys import user_evidence
 from synthetics import must
-from synthetics.check import check
+from synthetics.catalogue import Mode
+from synthetics.check import Reading, Severity, check
 from synthetics.journey import Journey
+from synthetics.layers import Layer
 from synthetics.survey import Survey
 from synthetics.target import Target
 
 
 @check(
-    layer="journey",
-    severity="critical",
-    detects="messaging-broken",
+    layer=Layer.JOURNEY,
+    severity=Severity.CRITICAL,
+    detects=Mode.MESSAGING_BROKEN,
     writes=True,
     title="A message the canary sends arrives through /sync within the budget",
     needs=("origin", "database"),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_message_delivered(survey: Survey, target: Target) -> None:
     journey: Journey = user_evidence(survey, target, "journey:message")
@@ -22,13 +25,14 @@ def test_message_delivered(survey: Survey, target: Target) -> None:
 
 
 @check(
-    layer="journey",
-    severity="critical",
-    detects="media-upload-failing",
+    layer=Layer.JOURNEY,
+    severity=Severity.CRITICAL,
+    detects=Mode.MEDIA_UPLOAD_FAILING,
     writes=True,
     title="A file the canary uploads downloads back byte for byte",
     needs=("origin", "database"),
+    reads=(Reading.EDGE_ANSWER,),
 )
 def test_media_round_trip(survey: Survey, target: Target) -> None:
     journey: Journey = user_evidence(survey, target, "journey:media")
-    must.complete(journey, media=True)
+    must.complete(journey)

@@ -2,16 +2,18 @@
 
 from fixtures.journeys import user_evidence
 from synthetics import must
-from synthetics.check import check
+from synthetics.catalogue import Mode
+from synthetics.check import Severity, check
 from synthetics.exchange import Exchange
+from synthetics.layers import Layer
 from synthetics.survey import Survey
 from synthetics.target import Target
 
 
 @check(
-    layer="security",
-    severity="critical",
-    detects="security-exposure",
+    layer=Layer.SECURITY,
+    severity=Severity.CRITICAL,
+    detects=Mode.SECURITY_EXPOSURE,
     title="The admin API is not reachable through the public edge",
 )
 def test_admin_api_not_exposed(survey: Survey, target: Target) -> None:
@@ -21,9 +23,9 @@ def test_admin_api_not_exposed(survey: Survey, target: Target) -> None:
 
 
 @check(
-    layer="security",
-    severity="critical",
-    detects="security-exposure",
+    layer=Layer.SECURITY,
+    severity=Severity.CRITICAL,
+    detects=Mode.SECURITY_EXPOSURE,
     title="Metrics are not reachable through the public edge",
 )
 def test_metrics_not_exposed(survey: Survey, target: Target) -> None:
@@ -32,9 +34,9 @@ def test_metrics_not_exposed(survey: Survey, target: Target) -> None:
 
 
 @check(
-    layer="security",
-    severity="normal",
-    detects="security-exposure",
+    layer=Layer.SECURITY,
+    severity=Severity.NORMAL,
+    detects=Mode.SECURITY_EXPOSURE,
     title="Registration is not open without a token or other gate",
 )
 def test_registration_gated(survey: Survey, target: Target) -> None:

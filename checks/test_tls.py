@@ -4,7 +4,9 @@ import pytest
 
 from fixtures.evidence import HOST_ROLES
 from synthetics import must
-from synthetics.check import check
+from synthetics.catalogue import Mode
+from synthetics.check import Severity, check
+from synthetics.layers import Layer
 from synthetics.target import Target
 from synthetics.tls import TlsReport
 
@@ -12,20 +14,25 @@ pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES, indirect=True)
 
 
 @check(
-    layer="tls",
-    severity="critical",
-    detects="tls-certificate",
+    layer=Layer.TLS,
+    severity=Severity.CRITICAL,
+    detects=Mode.TLS_CERTIFICATE,
     title="The certificate chain verifies and names the host",
 )
 def test_certificate_verifies(tls_report: TlsReport) -> None:
     must.verify_tls(tls_report)
 
 
-@check(layer="tls", severity="critical", detects="tls-certificate", title="The certificate is not close to expiry")
+@check(
+    layer=Layer.TLS,
+    severity=Severity.CRITICAL,
+    detects=Mode.TLS_CERTIFICATE,
+    title="The certificate is not close to expiry",
+)
 def test_certificate_not_expiring(tls_report: TlsReport, target: Target) -> None:
     must.last_days(tls_report, target.tls.min_days_remaining)
 
 
-@check(layer="tls", severity="normal", detects="tls-certificate", title="TLS 1.2 or newer is negotiated")
+@check(layer=Layer.TLS, severity=Severity.NORMAL, detects=Mode.TLS_CERTIFICATE, title="TLS 1.2 or newer is negotiated")
 def test_modern_protocol(tls_report: TlsReport) -> None:
     must.speak_modern_tls(tls_report)

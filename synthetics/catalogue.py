@@ -9,23 +9,49 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
+from synthetics.layers import Layer
 from synthetics.target import Target
 
-__all__ = ["CATALOGUE", "FailureMode", "failure_mode", "remediation_values", "render_remediation"]
+__all__ = ["CATALOGUE", "FailureMode", "Mode", "failure_mode", "remediation_values", "render_remediation"]
 
 RUNBOOK = "../shared/runbook-chat-synapse.txt"
 
 
+class Mode(StrEnum):
+    """The failure modes' names: the only spelling of each in the suite, so a typo fails in mypy or at
+    import, never at 3 a.m. The runbook's five rows, then the extensions."""
+
+    ORIGIN_DOWN = "origin-down"
+    FEDERATION_BROKEN = "federation-broken"
+    MEDIA_UPLOAD_FAILING = "media-upload-failing"
+    DATABASE_ERRORS = "database-errors"
+    SLOW_PERFORMANCE = "slow-performance"
+    DNS_MISCONFIGURED = "dns-misconfigured"
+    TLS_CERTIFICATE = "tls-certificate"
+    EDGE_MISCONFIGURED = "edge-misconfigured"
+    EDGE_BLOCKING = "edge-blocking"
+    CLIENT_DISCOVERY_BROKEN = "client-discovery-broken"
+    DEPLOYMENT_UNSTABLE = "deployment-unstable"
+    SECURITY_EXPOSURE = "security-exposure"
+    MESSAGING_BROKEN = "messaging-broken"
+
+
 @dataclass(frozen=True)
 class FailureMode:
-    name: str
+    name: Mode
     symptom: str
     likely_cause: str
     remediation: tuple[str, ...]
     from_runbook: bool
-    # Lower ranks sit lower in the stack: when several modes fire, the lowest is the likelier cause.
-    rank: int
+    # Where the fault lives: when several modes fire, the lowest layer is the likelier cause.
+    layer: Layer
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """The fixed part of root-cause ranking: the layer's depth, then the catalogue's own order."""
+        return (self.layer.depth, _MODES.index(self))
 
 
 _AWS = "{aws_options}"
@@ -44,7 +70,7 @@ _TAIL_LOGS = "Read the logs: aws logs tail {log_group} --since 30m " + _AWS
 
 _MODES = (
     FailureMode(
-        name="dns-misconfigured",
+        name=Mode.DNS_MISCONFIGURED,
         symptom="The chat host or the server name does not resolve, or resolves outside Cloudflare",
         likely_cause="DNS record missing or wrong, or proxying switched off (grey cloud), exposing the origin",
         remediation=(
@@ -52,10 +78,10 @@ _MODES = (
             "In Cloudflare DNS, the records for {chat_host} and {server_host} must exist and be proxied (orange cloud)",
         ),
         from_runbook=False,
-        rank=10,
+        layer=Layer.DNS,
     ),
     FailureMode(
-        name="tls-certificate",
+        name=Mode.TLS_CERTIFICATE,
         symptom="TLS handshake fails, or the certificate is expired or close to expiry",
         likely_cause="Certificate expired or not renewed, wrong name, incomplete chain, or edge-to-origin TLS broken (525/526)",
         remediation=(
@@ -64,10 +90,10 @@ _MODES = (
             "Check the Cloudflare edge certificate and the SSL/TLS mode for the zone, and the origin certificate",
         ),
         from_runbook=False,
-        rank=20,
+        layer=Layer.TLS,
     ),
     FailureMode(
-        name="edge-misconfigured",
+        name=Mode.EDGE_MISCONFIGURED,
         symptom="Responses do not come through Cloudflare as expected, or HTTP/2 is not negotiated",
         likely_cause="Proxying off, HTTP/2 disabled, or wrong routing at the edge",
         remediation=(
@@ -75,10 +101,10 @@ _MODES = (
             "In Cloudflare, check the proxy status of {chat_host} and Network > HTTP/2 for the zone",
         ),
         from_runbook=False,
-        rank=30,
+        layer=Layer.EDGE,
     ),
     FailureMode(
-        name="edge-blocking",
+        name=Mode.EDGE_BLOCKING,
         symptom="Cloudflare challenges or blocks Matrix API traffic",
         likely_cause="A WAF rule, Bot Fight Mode or a challenge applies to /_matrix or /.well-known/matrix",
         remediation=(
@@ -86,18 +112,18 @@ _MODES = (
             "Add a WAF skip rule for /_matrix/* and /.well-known/matrix/* on {chat_host} and {server_host}",
         ),
         from_runbook=False,
-        rank=35,
+        layer=Layer.EDGE,
     ),
     FailureMode(
-        name="origin-down",
+        name=Mode.ORIGIN_DOWN,
         symptom="502 from Cloudflare",
         likely_cause="Synapse process crashed or ECS task stopped",
         remediation=(_DESCRIBE_SERVICE, _FORCE_DEPLOYMENT, _WAIT_STABLE, _TAIL_LOGS),
         from_runbook=True,
-        rank=40,
+        layer=Layer.CLIENT_API,
     ),
     FailureMode(
-        name="deployment-unstable",
+        name=Mode.DEPLOYMENT_UNSTABLE,
         symptom="The ECS deployment does not settle",
         likely_cause="A rollout is stuck or failed: new tasks crash on start or fail their health checks",
         remediation=(
@@ -107,10 +133,10 @@ _MODES = (
             "Roll back to the previous task definition if the new one does not start",
         ),
         from_runbook=False,
-        rank=45,
+        layer=Layer.AWS,
     ),
     FailureMode(
-        name="database-errors",
+        name=Mode.DATABASE_ERRORS,
         symptom="Database connection errors in logs",
         likely_cause="RDS postgres unreachable or connection pool exhausted",
         remediation=(
@@ -121,10 +147,10 @@ _MODES = (
             + _AWS,
         ),
         from_runbook=True,
-        rank=50,
+        layer=Layer.AWS,
     ),
     FailureMode(
-        name="media-upload-failing",
+        name=Mode.MEDIA_UPLOAD_FAILING,
         symptom="Media upload fails",
         likely_cause="S3 media bucket permissions error or bucket full",
         remediation=(
@@ -140,10 +166,10 @@ _MODES = (
             + " | tail -2",
         ),
         from_runbook=True,
-        rank=60,
+        layer=Layer.AWS,
     ),
     FailureMode(
-        name="federation-broken",
+        name=Mode.FEDERATION_BROKEN,
         symptom="Federation broken",
         likely_cause=".well-known/matrix/server misconfigured or port 8448 blocked",
         remediation=(
@@ -152,10 +178,10 @@ _MODES = (
             "Check the server keys: curl -s https://{delegation_host}/_matrix/key/v2/server",
         ),
         from_runbook=True,
-        rank=65,
+        layer=Layer.FEDERATION,
     ),
     FailureMode(
-        name="client-discovery-broken",
+        name=Mode.CLIENT_DISCOVERY_BROKEN,
         symptom="Clients cannot find the homeserver from the server name",
         likely_cause="/.well-known/matrix/client missing, invalid, or served without CORS headers",
         remediation=(
@@ -163,18 +189,18 @@ _MODES = (
             '{{"m.homeserver": {{"base_url": "{base_url}"}}}} and Access-Control-Allow-Origin: *',
         ),
         from_runbook=False,
-        rank=66,
+        layer=Layer.CLIENT_API,
     ),
     FailureMode(
-        name="messaging-broken",
+        name=Mode.MESSAGING_BROKEN,
         symptom="Messages sent are not delivered",
         likely_cause="Event sending or /sync failing although the API answers",
         remediation=(_TAIL_LOGS, _FORCE_DEPLOYMENT),
         from_runbook=False,
-        rank=70,
+        layer=Layer.JOURNEY,
     ),
     FailureMode(
-        name="slow-performance",
+        name=Mode.SLOW_PERFORMANCE,
         symptom="Slow performance",
         likely_cause="Too many rooms or events; Synapse needs background job",
         remediation=(
@@ -186,10 +212,10 @@ _MODES = (
             + _AWS,
         ),
         from_runbook=True,
-        rank=80,
+        layer=Layer.ADMIN,
     ),
     FailureMode(
-        name="security-exposure",
+        name=Mode.SECURITY_EXPOSURE,
         symptom="The admin API, metrics or open registration are reachable from the internet",
         likely_cause="The edge forwards /_synapse/admin or /_synapse/metrics, or registration is open",
         remediation=(
@@ -198,17 +224,19 @@ _MODES = (
             "keep enable_registration off or require a registration token",
         ),
         from_runbook=False,
-        rank=90,
+        layer=Layer.SECURITY,
     ),
 )
 
-CATALOGUE: Mapping[str, FailureMode] = {mode.name: mode for mode in _MODES}
+CATALOGUE: Mapping[Mode, FailureMode] = {mode.name: mode for mode in _MODES}
+assert set(CATALOGUE) == set(Mode), "every Mode has its catalogue entry"
 
 
 def failure_mode(name: str) -> FailureMode:
+    """The catalogue entry of a mode given by name (from a verdict, a fault table, a command line)."""
     try:
-        return CATALOGUE[name]
-    except KeyError:
+        return CATALOGUE[Mode(name)]
+    except ValueError:
         known = ", ".join(CATALOGUE)
         raise KeyError(f"unknown failure mode {name!r} (known: {known})") from None
 

@@ -1,22 +1,32 @@
-"""Check metadata, declared next to each check: layer, severity and the failure mode it detects."""
+"""Check metadata, declared next to each check: layer, severity, the failure mode it detects, how
+its evidence may name a lower layer's failure instead, and the faults that prove it."""
 
 from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import allure
 import pytest
 
-from synthetics.catalogue import CATALOGUE
+from synthetics.catalogue import CATALOGUE, Mode
+from synthetics.layers import Layer
 
-__all__ = ["LAYERS", "SEVERITIES", "CheckInfo", "check", "check_info", "current_check"]
+__all__ = [
+    "ALL_READINGS",
+    "SERVER_VERSION",
+    "CheckInfo",
+    "Reading",
+    "RunMode",
+    "Severity",
+    "check",
+    "check_info",
+    "current_check",
+]
 
-# Bottom of the stack first; the order is used to put a root cause before its consequences.
-LAYERS = ("dns", "tls", "edge", "client-api", "federation", "aws", "journey", "admin", "security")
-SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
 MARKER = "check"
 # A check's recorded property naming the server software that answered (for the report).
 SERVER_VERSION = "server_version"
@@ -24,83 +34,106 @@ SERVER_VERSION = "server_version"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class Severity(StrEnum):
+    """Allure's severities, gravest first."""
+
+    BLOCKER = "blocker"
+    CRITICAL = "critical"
+    NORMAL = "normal"
+    MINOR = "minor"
+    TRIVIAL = "trivial"
+
+
+class RunMode(StrEnum):
+    """Run modes (pytest markers, chosen with -m): which checks each use of the suite runs."""
+
+    SMOKE = "smoke"  # the public surface only: seconds, safe to run every minute
+    GATE_PRE = "gate_pre"  # before a deploy: is production healthy enough to deploy onto
+    GATE_POST = "gate_post"  # after a deploy (with --wait-stable): everything
+    TRIAGE = "triage"  # everything, for a person in an incident
+
+
+class Reading(StrEnum):
+    """How a check's HTTP evidence may name a lower layer's failure mode instead of the check's own."""
+
+    # The edge's own answer (a Cloudflare 502/52x page, a challenge) names the origin's, TLS's or the WAF's mode.
+    EDGE_ANSWER = "edge-answer"
+    # No HTTP answer at all: the transport error names its layer (DNS, TLS, the edge). Without this
+    # reading, no answer is the check's own failure (a closed federation port is federation broken).
+    NO_ANSWER = "no-answer"
+
+
+ALL_READINGS: tuple[Reading, ...] = (Reading.EDGE_ANSWER, Reading.NO_ANSWER)
+_DEEPER_CHECKS = (RunMode.GATE_POST, RunMode.TRIAGE)
+
+
 @dataclass(frozen=True)
 class CheckInfo:
     id: str
     title: str
-    layer: str
-    severity: str
-    detects: str
+    layer: Layer
+    severity: Severity
+    detects: Mode
     needs: tuple[str, ...] = ()
+    reads: tuple[Reading, ...] = ALL_READINGS
+    proven_by: tuple[str, ...] = ()
 
 
 # The check running now, so an assertion helper can name the failure mode the check declared.
 current_check: contextvars.ContextVar[CheckInfo | None] = contextvars.ContextVar("current_check", default=None)
 
 
-# Run modes (pytest markers, chosen with -m): which checks each use of the suite runs.
-#   smoke      the public surface only: seconds, safe to run every minute
-#   gate_pre   before a deploy: is production healthy enough to deploy onto (surface, database, capacity)
-#   gate_post  after a deploy (with --wait-stable): everything
-#   triage     everything, for a person in an incident
-MODES = ("smoke", "gate_pre", "gate_post", "triage")
-_SURFACE = frozenset({"dns", "tls", "edge", "client-api", "federation"})
-
-
-# Allure groups checks by what an on-call engineer looks at: the surface, the AWS side, the users.
-_EPICS = {layer: "Public surface" for layer in _SURFACE} | {
-    "aws": "AWS",
-    "journey": "Users",
-    "admin": "Admin API",
-    "security": "Security exposure",
-}
-
-
-def default_modes(layer: str) -> tuple[str, ...]:
-    return MODES if layer in _SURFACE else ("gate_post", "triage")
+def default_modes(layer: Layer) -> tuple[RunMode, ...]:
+    return tuple(RunMode) if layer.public_surface else _DEEPER_CHECKS
 
 
 def check(
     *,
-    layer: str,
-    severity: str,
-    detects: str,
+    layer: Layer,
+    severity: Severity,
+    detects: Mode,
     title: str,
-    modes: tuple[str, ...] | None = None,
+    modes: tuple[RunMode, ...] | None = None,
     writes: bool = False,
     needs: tuple[str, ...] = (),
+    reads: tuple[Reading, ...] = ALL_READINGS,
+    proven_by: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Declares a function as a check. Mistakes fail at import, not at 3 a.m.
 
     `modes` defaults by layer (the public surface runs in every mode); `writes` marks a check that
     changes something (an object, a message), which --read-only skips; `needs` names the gates
-    (lower layers, see fixtures/gates.py) that must be open for the check to mean anything.
+    (lower layers, see fixtures/gates.py) that must be open for the check to mean anything;
+    `reads` says how its evidence may name a lower layer's failure; `proven_by` names the faults of
+    the reference deployment (`python -m stack fault --list`, or a proof of tests/suite) under which
+    the check has been seen failing with `detects`.
     """
-    if layer not in LAYERS:
-        raise ValueError(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
-    if severity not in SEVERITIES:
-        raise ValueError(f"unknown severity {severity!r}; known: {', '.join(SEVERITIES)}")
-    if detects not in CATALOGUE:
-        raise ValueError(f"unknown failure mode {detects!r}; known: {', '.join(CATALOGUE)}")
-    chosen = default_modes(layer) if modes is None else modes
-    if unknown := set(chosen) - set(MODES):
-        raise ValueError(f"unknown run mode(s) {sorted(unknown)}; known: {', '.join(MODES)}")
-    marks = [getattr(pytest.mark, mode) for mode in chosen] + ([pytest.mark.writes] if writes else [])
+    layer, severity, detects = Layer(layer), Severity(severity), Mode(detects)
+    chosen = default_modes(layer) if modes is None else tuple(RunMode(mode) for mode in modes)
+    marks = [getattr(pytest.mark, mode.value) for mode in chosen] + ([pytest.mark.writes] if writes else [])
+    mode = CATALOGUE[detects]
 
     def decorate(function: F) -> F:
         for apply in (
             *marks,
-            getattr(pytest.mark, MARKER)(layer=layer, severity=severity, detects=detects, title=title, needs=needs),
+            getattr(pytest.mark, MARKER)(
+                layer=layer,
+                severity=severity,
+                detects=detects,
+                title=title,
+                needs=needs,
+                reads=tuple(Reading(r) for r in reads),
+                proven_by=proven_by,
+            ),
             allure.title(title),
-            allure.epic(_EPICS.get(layer, "Synapse")),
-            allure.feature(layer),
-            allure.severity(severity),
-            allure.tag(detects),
+            allure.epic(layer.epic),
+            allure.feature(layer.value),
+            allure.severity(allure.severity_level(severity.value)),
+            allure.tag(detects.value),
             # The runbook line this check automates, mapped in docs/runbook-map.md.
             allure.link(
-                "docs/runbook-map.md#"
-                + ("common-failure-modes" if CATALOGUE[detects].from_runbook else "beyond-the-runbook"),
-                name=f"Runbook: {CATALOGUE[detects].symptom}",
+                "docs/runbook-map.md#" + ("common-failure-modes" if mode.from_runbook else "beyond-the-runbook"),
+                name=f"Runbook: {mode.symptom}",
             ),
         ):
             function = apply(function)
@@ -126,4 +159,6 @@ def check_info(item: pytest.Item) -> CheckInfo | None:
         severity=marker.kwargs["severity"],
         detects=marker.kwargs["detects"],
         needs=tuple(marker.kwargs.get("needs", ())),
+        reads=tuple(marker.kwargs.get("reads", ALL_READINGS)),
+        proven_by=tuple(marker.kwargs.get("proven_by", ())),
     )

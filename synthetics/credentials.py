@@ -11,7 +11,7 @@ from pathlib import Path
 
 from synthetics.target import Target
 
-__all__ = ["MissingCredential", "token"]
+__all__ = ["MissingCredential", "known_secrets", "token"]
 
 
 class MissingCredential(Exception):

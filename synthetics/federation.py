@@ -26,6 +26,7 @@ __all__ = [
     "AddressKeys",
     "KeysReading",
     "Resolution",
+    "WellKnown",
     "parse_server_name",
     "read_server_keys",
     "read_well_known_server",

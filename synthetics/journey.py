@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from synthetics.catalogue import Mode
 from synthetics.exchange import Exchange
 from synthetics.probe import Prober
 from synthetics.target import Canary
@@ -43,12 +44,14 @@ class Journey:
     def failed(self) -> Step | None:
         return next((step for step in self.steps if not step.ok), None)
 
-    def failure_mode(self, *, media: bool) -> str:
+    def lower_cause(self) -> Mode | None:
+        """The database's failure when a step that reads it failed with a 5xx; else None (the
+        journey's own failure)."""
         failed = self.failed
         exchange = failed.exchange if failed is not None else None
         if failed is not None and failed.name in _DATABASE_STEPS and exchange and (exchange.status or 0) >= 500:
-            return "database-errors"
-        return "media-upload-failing" if media else "messaging-broken"
+            return Mode.DATABASE_ERRORS
+        return None
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -6,39 +6,55 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from synthetics.catalogue import CATALOGUE, render_remediation
-from synthetics.check import LAYERS, SEVERITIES
+from synthetics.catalogue import CATALOGUE, Mode, render_remediation
+from synthetics.check import Severity
+from synthetics.layers import Layer
 from synthetics.redact import Redactor
 from synthetics.target import Target
 
-__all__ = ["SCHEMA", "CheckRecord", "Verdict", "build_verdict", "summary_lines", "write_verdict"]
+__all__ = ["SCHEMA", "CheckRecord", "Outcome", "Status", "Verdict", "build_verdict", "summary_lines", "write_verdict"]
 
 SCHEMA = 1
-OUTCOMES = ("passed", "failed", "skipped", "error")
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERROR = "error"  # the check could not get to its question: a suite defect, not a finding
+
+
+class Status(StrEnum):
+    """The run's answer: the contract with alerting."""
+
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    INCOMPLETE = "incomplete"  # interrupted, or could not finish
 
 
 @dataclass(frozen=True)
 class CheckRecord:
     id: str
     nodeid: str
-    layer: str
-    severity: str
-    outcome: str
-    failure_mode: str | None
+    layer: Layer
+    severity: Severity
+    outcome: Outcome
+    failure_mode: Mode | None
     message: str
     duration_s: float
     warnings: tuple[str, ...] = ()
     blocked_by: str | None = None  # a skipped check behind a failing lower layer
-    detects: str | None = None  # the failure mode the check looks for (declared), passed or not
+    detects: Mode | None = None  # the failure mode the check looks for (declared), passed or not
 
 
 @dataclass(frozen=True)
 class Verdict:
     target: str
-    status: str  # healthy | unhealthy | incomplete
+    status: Status
     started_at: str
     duration_s: float
     checks: tuple[CheckRecord, ...]
@@ -70,33 +86,33 @@ def _record_json(record: CheckRecord) -> dict[str, Any]:
     return document
 
 
+_SEVERITIES = tuple(Severity)
+
+
 def _diagnose(records: tuple[CheckRecord, ...], target: Target | None) -> tuple[dict[str, Any], ...]:
-    failing: dict[str, list[CheckRecord]] = {}
+    failing: dict[Mode, list[CheckRecord]] = {}
     for record in records:
-        if record.outcome == "failed" and record.failure_mode:
+        if record.outcome == Outcome.FAILED and record.failure_mode:
             failing.setdefault(record.failure_mode, []).append(record)
 
-    def likelihood(item: tuple[str, list[CheckRecord]]) -> tuple[int, int, int, int]:
+    def likelihood(item: tuple[Mode, list[CheckRecord]]) -> tuple[tuple[int, int], int, int, int]:
         mode, evidence = item
         # Root cause first: the lowest layer of the stack, then the gravest check, then the most evidence.
-        catalogue_rank = CATALOGUE[mode].rank if mode in CATALOGUE else 999
-        lowest_layer = min(LAYERS.index(r.layer) if r.layer in LAYERS else 99 for r in evidence)
-        gravest = min(SEVERITIES.index(r.severity) if r.severity in SEVERITIES else 99 for r in evidence)
-        return (catalogue_rank, lowest_layer, gravest, -len(evidence))
+        lowest_layer = min(r.layer.depth for r in evidence)
+        gravest = min(_SEVERITIES.index(r.severity) for r in evidence)
+        return (CATALOGUE[mode].rank, lowest_layer, gravest, -len(evidence))
 
     diagnosis = []
     for mode_name, evidence in sorted(failing.items(), key=likelihood):
-        mode = CATALOGUE.get(mode_name)
+        mode = CATALOGUE[mode_name]
         entry: dict[str, Any] = {
             "failure_mode": mode_name,
-            "title": f"{mode.symptom}: likely {mode.likely_cause[0].lower()}{mode.likely_cause[1:]}"
-            if mode
-            else mode_name,
+            "title": f"{mode.symptom}: likely {mode.likely_cause[0].lower()}{mode.likely_cause[1:]}",
             "evidence": [r.id for r in evidence],
-            "remediation": render_remediation(mode, target) if mode and target else [],
+            "remediation": render_remediation(mode, target) if target else [],
+            "symptom": mode.symptom,
+            "likely_cause": mode.likely_cause,
         }
-        if mode:
-            entry["symptom"], entry["likely_cause"] = mode.symptom, mode.likely_cause
         entry["messages"] = [r.message for r in evidence]
         conflicts = _conflicts(mode_name, evidence, records)
         if conflicts:
@@ -105,18 +121,15 @@ def _diagnose(records: tuple[CheckRecord, ...], target: Target | None) -> tuple[
     return tuple(diagnosis)
 
 
-_PUBLIC = frozenset({"dns", "tls", "edge", "client-api", "federation", "journey", "security"})
-
-
-def _conflicts(mode: str, evidence: list[CheckRecord], records: tuple[CheckRecord, ...]) -> list[str]:
+def _conflicts(mode: Mode, evidence: list[CheckRecord], records: tuple[CheckRecord, ...]) -> list[str]:
     """Checks of the other side (public vs AWS) that look for the same failure mode and passed."""
-    sides = {r.layer in _PUBLIC for r in evidence}
+    sides = {r.layer.seen_from_outside for r in evidence}
     disagreeing = [
         r for r in records
-        if r.outcome == "passed" and r.detects == mode and (r.layer in _PUBLIC) not in sides
+        if r.outcome == Outcome.PASSED and r.detects == mode and r.layer.seen_from_outside not in sides
     ]  # fmt: skip
     return [
-        f"{r.id} passed: the {'public side' if r.layer in _PUBLIC else 'AWS side'} does not show {mode}, "
+        f"{r.id} passed: the {'public side' if r.layer.seen_from_outside else 'AWS side'} does not show {mode}, "
         "so the cause may lie between what each side sees (or one side's view is stale)"
         for r in disagreeing
     ]
@@ -133,13 +146,13 @@ def build_verdict(
     note: str = "",
 ) -> Verdict:
     ordered = tuple(sorted(records, key=lambda r: r.nodeid))
-    unhealthy = any(r.outcome in ("failed", "error") for r in ordered)
+    unhealthy = any(r.outcome in (Outcome.FAILED, Outcome.ERROR) for r in ordered)
     if unhealthy:
-        status = "unhealthy"
-    elif complete and any(r.outcome == "passed" for r in ordered):
-        status = "healthy"
+        status = Status.UNHEALTHY
+    elif complete and any(r.outcome == Outcome.PASSED for r in ordered):
+        status = Status.HEALTHY
     else:
-        status = "incomplete"
+        status = Status.INCOMPLETE
     return Verdict(
         target=target_name,
         status=status,
@@ -166,8 +179,8 @@ def write_verdict(verdict: Verdict, path: Path, redact: Redactor) -> None:
 
 
 def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
-    counts = {outcome: sum(1 for r in verdict.checks if r.outcome == outcome) for outcome in OUTCOMES}
-    tally = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
+    counts = {outcome: sum(1 for r in verdict.checks if r.outcome == outcome) for outcome in Outcome}
+    tally = ", ".join(f"{counts[o]} {o}" for o in Outcome if counts[o])
     lines = [
         f"Synthetics: {verdict.status.upper()}: target {verdict.target}, {tally or 'no checks ran'}, "
         f"{verdict.duration_s:.1f} s (verdict: {verdict_path})"
@@ -192,7 +205,7 @@ def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
             blocked[record.blocked_by] = blocked.get(record.blocked_by, 0) + 1
     for blocker, count in blocked.items():
         lines.append(f"{count} check(s) not judged: blocked by {blocker}")
-    errored = [r for r in verdict.checks if r.outcome == "error"]
+    errored = [r for r in verdict.checks if r.outcome == Outcome.ERROR]
     if errored:
         lines.append(f"{len(errored)} check(s) could not run to a result (an error, not a finding):")
         lines.extend(f"   - {r.id}: {r.message}" for r in errored[:5])

@@ -4,6 +4,12 @@ Each helper reads evidence a fixture gathered and raises `CheckFailed` (an Asser
 message that starts with the failure mode; pure matching lives in `synthetics.match`.
 """
 
+from synthetics.must._admin import (
+    answer_the_server_version,
+    have_no_pending_background_updates,
+    keep_rooms_small,
+    reach_destinations,
+)
 from synthetics.must._aws import (
     answer_directly,
     be_available,
@@ -32,14 +38,8 @@ from synthetics.must._federation import (
     federate_on_a_cloudflare_port,
     serve_valid_keys,
 )
-from synthetics.must._journeys import (
-    be_unreachable,
-    complete,
-    have_no_pending_background_updates,
-    keep_registration_closed,
-    keep_rooms_small,
-    reach_destinations,
-)
+from synthetics.must._journeys import complete
+from synthetics.must._security import be_unreachable, keep_registration_closed
 from synthetics.must._surface import (
     last_days,
     lie_in_cloudflare,
@@ -55,6 +55,7 @@ __all__ = [
     "advertise_homeserver",
     "agree_on_keys",
     "answer_directly",
+    "answer_the_server_version",
     "be_available",
     "be_unreachable",
     "block_public_access",

@@ -17,10 +17,9 @@ def run_the_service(state: EcsState) -> None:
         raise fail(
             f"{_service(state)} does not exist. The runbook is unsure whether Synapse runs on ECS Fargate "
             "or EC2: if it is EC2, set aws.ec2 in the target instead of aws.ecs",
-            failure_mode="origin-down",
         )
     if state.status != "ACTIVE":
-        raise fail(f"{_service(state)} is {state.status}, not ACTIVE", failure_mode="origin-down")
+        raise fail(f"{_service(state)} is {state.status}, not ACTIVE")
     if state.desired == 0 or state.running < state.desired:
         stopped = "; ".join(
             f"task {t.task} stopped: {t.stopped_reason}" + (f" ({', '.join(t.containers)})" if t.containers else "")
@@ -30,7 +29,6 @@ def run_the_service(state: EcsState) -> None:
             f"{_service(state)} runs {state.running} of {state.desired} desired task(s)"
             + (f"; {stopped}" if stopped else "")
             + (f"; latest event: {state.events[0]}" if state.events else ""),
-            failure_mode="origin-down",
         )
 
 
@@ -56,7 +54,7 @@ def settle(state: EcsState) -> None:
         problem = f"{state.running} of {state.desired} tasks run"
     else:
         problem = "the rollout has not completed"
-    raise fail(f"{_service(state)} is not settled{waited}: {problem} [{rollouts}]", failure_mode="deployment-unstable")
+    raise fail(f"{_service(state)} is not settled{waited}: {problem} [{rollouts}]")
 
 
 def stay_under_utilisation(utilisation: dict[str, float | None], cpu_percent: float, memory_percent: float) -> None:
@@ -71,17 +69,16 @@ def stay_under_utilisation(utilisation: dict[str, float | None], cpu_percent: fl
     if missing:
         warn(f"no recent AWS/ECS datapoints for {', '.join(missing)}")
     if over:
-        raise fail(f"the ECS service is busy: {'; '.join(over)}", failure_mode="slow-performance")
+        raise fail(f"the ECS service is busy: {'; '.join(over)}")
 
 
 def be_available(state: RdsState) -> None:
     __tracebackhide__ = True
     if not state.found:
-        raise fail(f"RDS instance {state.instance} does not exist", failure_mode="database-errors")
+        raise fail(f"RDS instance {state.instance} does not exist")
     if state.status != "available":
         raise fail(
             f"RDS instance {state.instance} is {state.status!r}, not 'available': Synapse cannot use its database",
-            failure_mode="database-errors",
         )
 
 
@@ -94,7 +91,6 @@ def have_free_storage(state: RdsState, min_free_mb: float) -> None:
     if free_mb < min_free_mb:
         raise fail(
             f"RDS instance {state.instance} has {free_mb:.0f} MB free, under {min_free_mb:.0f} MB",
-            failure_mode="database-errors",
         )
 
 
@@ -105,7 +101,6 @@ def write_media(result: CanaryResult) -> None:
         raise fail(
             f"S3 media bucket {result.bucket}: {result.failed_step} failed with {result.error_code} "
             f"({result.error}); done before: {'; '.join(result.steps) or 'nothing'}",
-            failure_mode="media-upload-failing",
         )
 
 
@@ -115,13 +110,11 @@ def block_public_access(result: PublicAccess) -> None:
     if block is None:
         raise fail(
             f"S3 media bucket {result.bucket} has no public access block ({result.error})",
-            failure_mode="security-exposure",
         )
     off = sorted(setting for setting, on in block.items() if not on)
     if off:
         raise fail(
             f"S3 media bucket {result.bucket}: public access not blocked: {', '.join(off)} off",
-            failure_mode="security-exposure",
         )
 
 
@@ -131,7 +124,6 @@ def log_no_database_errors(search: LogSearch) -> None:
         lines = " | ".join(f"{m.timestamp} {m.message[:200]}" for m in search.matches[:3])
         raise fail(
             f"{len(search.matches)} database error line(s) in {search.group} since {search.since}: {lines}",
-            failure_mode="database-errors",
         )
 
 
@@ -139,27 +131,26 @@ def run_the_instances(state: Ec2State) -> None:
     """The EC2 instance(s) Synapse runs on are running and pass their status checks."""
     __tracebackhide__ = True
     if not state.instances:
-        raise fail(f"no EC2 instance matches {state.selector}", failure_mode="origin-down")
+        raise fail(f"no EC2 instance matches {state.selector}")
     unhealthy = [i for i in state.instances if not i.healthy]
     if unhealthy:
         detail = "; ".join(
             f"{i.instance_id} is {i.state} (instance status {i.instance_status}, system status {i.system_status})"
             for i in unhealthy
         )
-        raise fail(f"EC2 {state.selector}: {detail}", failure_mode="origin-down")
+        raise fail(f"EC2 {state.selector}: {detail}")
 
 
 def answer_directly(probe: DatabaseProbe, busy_ratio: float = 0.9) -> None:
     """A read-only session connects and answers, with connection slots to spare."""
     __tracebackhide__ = True
     if not probe.connected or probe.error:
-        raise fail(f"the database does not answer a direct probe: {probe.error}", failure_mode="database-errors")
+        raise fail(f"the database does not answer a direct probe: {probe.error}")
     use = probe.pool_use
     if use is not None and use >= busy_ratio:
         raise fail(
             f"the database has {probe.connections} of {probe.max_connections} connections in use: the pool is "
             "close to exhausted",
-            failure_mode="database-errors",
         )
     if probe.oldest_query_s:
         warn(f"the oldest running query has run {probe.oldest_query_s:.0f} s")

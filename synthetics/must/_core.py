@@ -4,48 +4,56 @@ from __future__ import annotations
 
 import contextvars
 
-from synthetics.check import current_check
-from synthetics.diagnose import read_failure
+from synthetics.catalogue import Mode
+from synthetics.check import ALL_READINGS, CheckInfo, Reading, current_check
 from synthetics.exchange import Exchange
+from synthetics.http_failure import read_failure
 from synthetics.match import Matcher
 
 
 class CheckFailed(AssertionError):
     """A check found its fault. The message starts with the failure mode, for people and for Allure."""
 
-    def __init__(self, failure_mode: str, message: str) -> None:
+    def __init__(self, failure_mode: Mode, message: str) -> None:
         super().__init__(f"[{failure_mode}] {message}")
         self.failure_mode = failure_mode
         self.detail = message
 
 
-def _declared_mode() -> str:
+def _running_check() -> CheckInfo:
     info = current_check.get()
-    return info.detects if info else "origin-down"
+    if info is None:
+        # No silent default: a failure must name the mode its check declared.
+        raise RuntimeError("a must helper failed outside a check, so no failure mode is declared")
+    return info
 
 
-def fail(message: str, *, failure_mode: str | None = None) -> CheckFailed:
-    """Builds the failure for `raise`; the failure mode defaults to the one the check declared."""
-    return CheckFailed(failure_mode or _declared_mode(), message)
+def fail(message: str, *, failure_mode: Mode | None = None) -> CheckFailed:
+    """Builds the failure for `raise`: the mode the check declared, unless the evidence proves a
+    lower layer's (`failure_mode`, a cause the helper read in the evidence)."""
+    return CheckFailed(failure_mode or _running_check().detects, message)
 
 
-def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: str | None = None) -> None:
+def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: Mode | None = None) -> None:
     """Fails unless every matcher is satisfied.
 
-    When the exchange itself proves a lower-layer fault (a Cloudflare 52x, a challenge), that fault
-    is named, since it is the cause and the check's own expectation only its symptom. With no HTTP
-    response at all, an explicit `failure_mode` names what the missing connection means for this
-    check (e.g. federation-broken for a refused port 8448); else the transport error is read.
+    When the exchange itself proves a lower-layer fault (a Cloudflare 52x, a challenge, or no
+    answer at all, read as its transport error), that fault is named if the check declared that
+    reading (`@check(reads=...)`): it is the cause, the check's own expectation only its symptom.
+    Otherwise the failure is `failure_mode` (a cause the helper knows the evidence points to) or
+    the check's declared mode.
     """
     __tracebackhide__ = True
     problems = [problem for matcher in matchers if (problem := matcher(exchange))]
     if exchange.error is None and not problems:
         return
+    info = current_check.get()
+    reads = info.reads if info is not None else ALL_READINGS
     reading = read_failure(exchange)
-    if reading is not None and not (reading.transport and failure_mode):
+    if reading is not None and (Reading.NO_ANSWER if reading.transport else Reading.EDGE_ANSWER) in reads:
         mode = reading.failure_mode
     else:
-        mode = failure_mode or _declared_mode()
+        mode = failure_mode or _running_check().detects
     if exchange.error is not None:
         parts = [f"{exchange.request_line}: no HTTP response ({exchange.error})"]
         if exchange.reused_failure:

@@ -20,16 +20,15 @@ def delegate(followed: Followed, expected: str) -> None:
     __tracebackhide__ = True
     final = followed.final
     if followed.problem:
-        raise fail(f"{followed.exchanges[0].request_line}: {followed.problem}", failure_mode="federation-broken")
-    match_response(final, match.status(200), failure_mode="federation-broken")
+        raise fail(f"{followed.exchanges[0].request_line}: {followed.problem}")
+    match_response(final, match.status(200))
     reading = read_well_known_server(final.status, final.headers, final.body)
     if reading.m_server is None:
-        raise fail(f"{final.request_line}: {reading.problem}", failure_mode="federation-broken")
+        raise fail(f"{final.request_line}: {reading.problem}")
     if reading.m_server != expected:
         raise fail(
             f"{final.request_line}: m.server is {reading.m_server!r}, expected {expected!r}: "
             "other servers would send this homeserver's federation traffic elsewhere",
-            failure_mode="federation-broken",
         )
     for warning in reading.warnings:
         warn(f"{final.request_line}: {warning}")
@@ -39,7 +38,7 @@ def discover(resolution: Resolution) -> None:
     __tracebackhide__ = True
     if resolution.problem:
         raise fail(
-            f"server discovery: {resolution.problem} ({'; '.join(resolution.steps)})", failure_mode="federation-broken"
+            f"server discovery: {resolution.problem} ({'; '.join(resolution.steps)})",
         )
 
 
@@ -50,17 +49,16 @@ def federate_on_a_cloudflare_port(resolution: Resolution) -> None:
         raise fail(
             f"federation resolves to {resolution.authority} ({'; '.join(resolution.steps)}), but Cloudflare "
             f"proxies HTTPS only on ports {ports}: other servers cannot reach it through the orange cloud",
-            failure_mode="federation-broken",
         )
 
 
 def serve_valid_keys(exchange: Exchange, server_name: str) -> KeysReading:
     """/_matrix/key/v2/server names this server, is valid, and every signature verifies."""
     __tracebackhide__ = True
-    match_response(exchange, match.status(200), match.json_body(), failure_mode="federation-broken")
+    match_response(exchange, match.status(200), match.json_body())
     reading = read_server_keys(exchange.json(), server_name)
     if reading.problems:
-        raise fail(f"{exchange.request_line}: {'; '.join(reading.problems)}", failure_mode="federation-broken")
+        raise fail(f"{exchange.request_line}: {'; '.join(reading.problems)}")
     for warning in reading.warnings:
         warn(f"{exchange.request_line}: {warning}")
     return reading
@@ -77,7 +75,7 @@ def agree_on_keys(per_address: AddressKeys, server_name: str) -> None:
         seen[address] = serve_valid_keys(exchange, server_name).key_ids
     if len(set(seen.values())) > 1:
         detail = "; ".join(f"{address}: {', '.join(keys)}" for address, keys in seen.items())
-        raise fail(f"the federation host's addresses serve different keys: {detail}", failure_mode="federation-broken")
+        raise fail(f"the federation host's addresses serve different keys: {detail}")
 
 
 def advertise_homeserver(exchange: Exchange, base_url: str) -> None:
@@ -87,17 +85,14 @@ def advertise_homeserver(exchange: Exchange, base_url: str) -> None:
         exchange,
         match.status(200),
         match.json_body(),
-        failure_mode="client-discovery-broken",
     )
     advertised = exchange.json().get("m.homeserver", {}).get("base_url") if isinstance(exchange.json(), dict) else None
     if not isinstance(advertised, str) or advertised.rstrip("/") != base_url.rstrip("/"):
         raise fail(
             f"{exchange.request_line}: m.homeserver.base_url is {advertised!r}, expected {base_url!r}",
-            failure_mode="client-discovery-broken",
         )
     cors = exchange.header("access-control-allow-origin")
     if cors != "*":
         raise fail(
             f"{exchange.request_line}: Access-Control-Allow-Origin is {cors!r}, expected '*' (web clients need it)",
-            failure_mode="client-discovery-broken",
         )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from synthetics import match
-from synthetics.diagnose import read_failure
 from synthetics.exchange import Exchange
+from synthetics.http_failure import read_failure
 from synthetics.latency import Latency
 from synthetics.must._core import fail, match_response
 from synthetics.resolve import Lookup, in_cloudflare
@@ -18,7 +18,7 @@ def resolve(lookups: Sequence[Lookup]) -> None:
     __tracebackhide__ = True
     if any(lookup.ok for lookup in lookups):
         return
-    raise fail("; ".join(lookup.describe() for lookup in lookups), failure_mode="dns-misconfigured")
+    raise fail("; ".join(lookup.describe() for lookup in lookups))
 
 
 def lie_in_cloudflare(lookups: Sequence[Lookup]) -> None:
@@ -31,7 +31,6 @@ def lie_in_cloudflare(lookups: Sequence[Lookup]) -> None:
         raise fail(
             f"{name} resolves to {', '.join(outside)}, outside Cloudflare's published ranges: "
             "the record is not proxied (grey cloud) and exposes the origin",
-            failure_mode="dns-misconfigured",
         )
 
 
@@ -53,7 +52,6 @@ def verify_tls(report: TlsReport) -> None:
         raise fail(
             f"{report.host}:{report.port}: the certificate does not verify: {report.verify_error} "
             f"(subject {report.subject}, names {', '.join(report.names) or 'none'})",
-            failure_mode="tls-certificate",
         )
 
 
@@ -66,7 +64,6 @@ def last_days(report: TlsReport, min_days: int) -> None:
         raise fail(
             f"{report.host}:{report.port}: the certificate expires {expiry} ({days or 0:.1f} days left), "
             f"under the {min_days} days the target asks for",
-            failure_mode="tls-certificate",
         )
 
 
@@ -76,7 +73,6 @@ def speak_modern_tls(report: TlsReport) -> None:
     if not report.modern:
         raise fail(
             f"{report.host}:{report.port} negotiated {report.version}; TLS 1.2 or newer expected",
-            failure_mode="tls-certificate",
         )
 
 
@@ -85,13 +81,12 @@ def stay_within(latency: Latency) -> None:
     __tracebackhide__ = True
     if latency.first_failure is not None:
         # The versions check names that failure; here it only means no latency could be measured.
-        match_response(latency.first_failure, match.status(200), failure_mode="slow-performance")
+        match_response(latency.first_failure, match.status(200))
     if latency.p95_ms > latency.threshold_ms:
         samples = ", ".join(f"{value:.0f}" for value in latency.samples_ms)
         raise fail(
             f"p95 latency of /versions is {latency.p95_ms:.0f} ms, over the {latency.threshold_ms:.0f} ms "
             f"threshold (p50 {latency.p50_ms:.0f} ms; samples {samples} ms)",
-            failure_mode="slow-performance",
         )
 
 
@@ -106,6 +101,5 @@ def not_be_challenged(probes: Mapping[str, Exchange]) -> None:
                 f"{exchange.request_line} as {agent!r} answered {exchange.status} with a challenge "
                 f"(cf-mitigated: {exchange.header('cf-mitigated')}; cf-ray: {exchange.header('cf-ray')}): "
                 "homeservers and bots cannot pass it",
-                failure_mode="edge-blocking",
             )
         match_response(exchange, match.status(200))

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from synthetics.catalogue import CATALOGUE, render_remediation
+from synthetics.catalogue import CATALOGUE, Mode, render_remediation
 from synthetics.target import load_target
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,13 +22,13 @@ EXTENSIONS = {
 def test_the_catalogue_has_the_runbook_rows_and_the_extensions() -> None:
     assert set(CATALOGUE) == RUNBOOK_MODES | EXTENSIONS
     assert {name for name, mode in CATALOGUE.items() if mode.from_runbook} == RUNBOOK_MODES
-    assert CATALOGUE["origin-down"].symptom == "502 from Cloudflare"
-    assert CATALOGUE["origin-down"].likely_cause == "Synapse process crashed or ECS task stopped"
+    assert CATALOGUE[Mode("origin-down")].symptom == "502 from Cloudflare"
+    assert CATALOGUE[Mode("origin-down")].likely_cause == "Synapse process crashed or ECS task stopped"
 
 
 def test_remediations_render_the_runbook_commands_for_prod() -> None:
     target = load_target(REPO / "targets" / "prod.yaml", environ={})
-    steps = render_remediation(CATALOGUE["origin-down"], target)
+    steps = render_remediation(CATALOGUE[Mode("origin-down")], target)
     assert any(
         "aws ecs update-service --cluster phenom-prod-cluster --service synapse --force-new-deployment "
         "--profile phenom --region us-east-1" in step
@@ -37,7 +37,7 @@ def test_remediations_render_the_runbook_commands_for_prod() -> None:
     assert any(
         "aws ecs wait services-stable --cluster phenom-prod-cluster --services synapse" in step for step in steps
     )
-    federation = " ".join(render_remediation(CATALOGUE["federation-broken"], target))
+    federation = " ".join(render_remediation(CATALOGUE[Mode("federation-broken")], target))
     assert "https://thephenom.app/.well-known/matrix/server" in federation
     assert '"m.server": "chat.thephenom.app:443"' in federation
 

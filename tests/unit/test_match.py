@@ -3,8 +3,9 @@
 import pytest
 
 from synthetics import match
-from synthetics.diagnose import read_failure
+from synthetics.catalogue import Mode
 from synthetics.exchange import Exchange, ProbeError
+from synthetics.http_failure import read_failure
 from synthetics.must import CheckFailed, match_response
 
 
@@ -74,7 +75,7 @@ def test_match_response_names_the_cause_before_the_symptom() -> None:
         match_response(
             exchange(status=502, body=b"bad gateway", server="cloudflare"),
             match.status(200),
-            failure_mode="edge-misconfigured",
+            failure_mode=Mode.EDGE_MISCONFIGURED,
         )
     assert raised.value.failure_mode == "origin-down"
     assert str(raised.value).startswith(

@@ -3,9 +3,12 @@
 import json
 from pathlib import Path
 
+from synthetics.catalogue import Mode
+from synthetics.check import Severity
+from synthetics.layers import Layer
 from synthetics.redact import Redactor
 from synthetics.target import load_target
-from synthetics.verdict import CheckRecord, build_verdict, write_verdict
+from synthetics.verdict import CheckRecord, Outcome, build_verdict, write_verdict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,13 +19,13 @@ def record(
     return CheckRecord(
         id=nodeid,
         nodeid=nodeid,
-        layer=layer,
-        severity="critical",
-        outcome=outcome,
-        failure_mode=mode,
+        layer=Layer(layer),
+        severity=Severity.CRITICAL,
+        outcome=Outcome(outcome),
+        failure_mode=Mode(mode) if mode else None,
         message=f"{nodeid} says {mode}",
         duration_s=0.1,
-        detects=detects or mode,
+        detects=Mode(declared) if (declared := detects or mode) else None,
     )
 
 
@@ -66,10 +69,10 @@ def test_the_written_verdict_follows_the_schema_and_holds_no_secret(tmp_path: Pa
     leaky = CheckRecord(
         id="a",
         nodeid="a",
-        layer="edge",
-        severity="critical",
-        outcome="failed",
-        failure_mode="origin-down",
+        layer=Layer.EDGE,
+        severity=Severity.CRITICAL,
+        outcome=Outcome.FAILED,
+        failure_mode=Mode.ORIGIN_DOWN,
         message="Authorization: Bearer topsecret99",
         duration_s=0.2,
     )

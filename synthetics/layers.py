@@ -1,0 +1,54 @@
+"""The layers of a deployment, bottom of the stack first: defined once, here.
+
+The order is the one the dependency graph, the root-cause ranking (a lower layer's failure explains
+the failures above it) and the public/AWS split all use.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Layer"]
+
+
+class Layer(StrEnum):
+    DNS = "dns"
+    TLS = "tls"
+    EDGE = "edge"
+    CLIENT_API = "client-api"  # the origin (Synapse) answering through the edge
+    AWS = "aws"  # what the origin runs on and stores in: ECS, RDS, S3, its logs
+    FEDERATION = "federation"
+    JOURNEY = "journey"
+    ADMIN = "admin"  # Synapse's own view of itself (the admin API)
+    SECURITY = "security"
+
+    @property
+    def depth(self) -> int:
+        """0 for the bottom of the stack; a lower depth is the likelier root cause."""
+        return _ORDER.index(self)
+
+    @property
+    def seen_from_outside(self) -> bool:
+        """Probed as the internet sees it (through DNS and the edge), not read from AWS or the admin API."""
+        return self not in (Layer.AWS, Layer.ADMIN)
+
+    @property
+    def public_surface(self) -> bool:
+        """What any client or homeserver touches first: cheap to probe, safe every minute (smoke)."""
+        return self.depth <= Layer.FEDERATION.depth and self is not Layer.AWS
+
+    @property
+    def epic(self) -> str:
+        """How the Allure report groups checks: by what an on-call engineer looks at."""
+        if self.public_surface:
+            return "Public surface"
+        return _EPICS[self]
+
+
+_ORDER: tuple[Layer, ...] = tuple(Layer)
+_EPICS = {
+    Layer.AWS: "AWS",
+    Layer.JOURNEY: "Users",
+    Layer.ADMIN: "Admin API",
+    Layer.SECURITY: "Security exposure",
+}
