@@ -36,6 +36,8 @@ class Mode(StrEnum):
     DEPLOYMENT_UNSTABLE = "deployment-unstable"
     SECURITY_EXPOSURE = "security-exposure"
     MESSAGING_BROKEN = "messaging-broken"
+    EDGE_UNREACHABLE = "edge-unreachable"
+    RUNNER_OFFLINE = "runner-offline"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class FailureMode:
     from_runbook: bool
     # Where the fault lives: when several modes fire, the lowest layer is the likelier cause.
     layer: Layer
+    # False for a fault of the probing side: it says nothing about chat, so it never pages about chat.
+    concerns_chat: bool = True
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -69,6 +73,18 @@ _WAIT_STABLE = "Wait until it is stable: aws ecs wait services-stable --cluster 
 _TAIL_LOGS = "Read the logs: aws logs tail {log_group} --since 30m " + _AWS
 
 _MODES = (
+    FailureMode(
+        name=Mode.RUNNER_OFFLINE,
+        symptom="The suite's own machine cannot reach the network",
+        likely_cause="No route or no resolver on the runner (its network, VPN or DNS is down), not chat itself",
+        remediation=(
+            "On the runner: ip route; cat /etc/resolv.conf; try the target's resolvers and the control URL by hand",
+            "Run the suite from another vantage point before paging anyone about chat",
+        ),
+        from_runbook=False,
+        layer=Layer.RUNNER,
+        concerns_chat=False,
+    ),
     FailureMode(
         name=Mode.DNS_MISCONFIGURED,
         symptom="The chat host or the server name does not resolve, or resolves outside Cloudflare",
@@ -110,6 +126,19 @@ _MODES = (
         remediation=(
             "Find the blocking rule in Cloudflare Security > Events (search for the cf-ray of the failed request)",
             "Add a WAF skip rule for /_matrix/* and /.well-known/matrix/* on {chat_host} and {server_host}",
+        ),
+        from_runbook=False,
+        layer=Layer.EDGE,
+    ),
+    FailureMode(
+        name=Mode.EDGE_UNREACHABLE,
+        symptom="The edge accepts no connection, or accepts and never answers",
+        likely_cause="The path to Cloudflare (or to a host that is not Cloudflare) is broken: the address drops "
+        "packets or holds connections without a TLS handshake or an HTTP answer",
+        remediation=(
+            "Try the edge by hand: curl -sv --max-time 10 -o /dev/null {base_url}/_matrix/client/versions",
+            "Check https://www.cloudflarestatus.com and that dig +short {chat_host} gives Cloudflare's addresses",
+            "From another network: mtr -rwc 10 {chat_host} (where packets stop)",
         ),
         from_runbook=False,
         layer=Layer.EDGE,

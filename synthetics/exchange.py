@@ -11,8 +11,9 @@ from typing import Any, Literal
 __all__ = ["ErrorKind", "Exchange", "Followed", "ProbeError"]
 
 # Why no HTTP response came back.
+# "no-route" is the runner's own: its network is unreachable (no route, no interface), before any packet left.
 ErrorKind = Literal[
-    "dns", "refused", "connect-timeout", "tls", "timeout", "protocol", "too-large", "network", "blocked"
+    "dns", "refused", "connect-timeout", "tls", "timeout", "protocol", "too-large", "network", "no-route", "blocked"
 ]
 
 

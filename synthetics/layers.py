@@ -12,6 +12,7 @@ __all__ = ["Layer"]
 
 
 class Layer(StrEnum):
+    RUNNER = "runner"  # the machine the suite runs on: its network, its resolver
     DNS = "dns"
     TLS = "tls"
     EDGE = "edge"
@@ -30,7 +31,7 @@ class Layer(StrEnum):
     @property
     def seen_from_outside(self) -> bool:
         """Probed as the internet sees it (through DNS and the edge), not read from AWS or the admin API."""
-        return self not in (Layer.AWS, Layer.ADMIN)
+        return self not in (Layer.RUNNER, Layer.AWS, Layer.ADMIN)
 
     @property
     def public_surface(self) -> bool:
@@ -47,6 +48,7 @@ class Layer(StrEnum):
 
 _ORDER: tuple[Layer, ...] = tuple(Layer)
 _EPICS = {
+    Layer.RUNNER: "Runner",
     Layer.AWS: "AWS",
     Layer.JOURNEY: "Users",
     Layer.ADMIN: "Admin API",

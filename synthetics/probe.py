@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 import threading
@@ -280,6 +281,8 @@ def classify_transport_error(error: httpx.HTTPError, timeout_s: float) -> ProbeE
     if isinstance(error, httpx.TimeoutException):
         return ProbeError("timeout", f"no answer within {timeout_s:g} s ({type(error).__name__})")
     for cause in causes:
+        if isinstance(cause, OSError) and cause.errno == errno.ENETUNREACH:
+            return ProbeError("no-route", f"the runner has no route to the network ({cause.strerror or cause})")
         if isinstance(cause, socket.gaierror):
             return ProbeError("dns", f"name resolution failed ({cause.strerror or cause})")
         if isinstance(cause, ssl.SSLCertVerificationError):

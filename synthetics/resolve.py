@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 from dataclasses import dataclass
 
@@ -35,7 +36,8 @@ def in_cloudflare(address: str) -> bool:
 
 @dataclass(frozen=True)
 class Lookup:
-    """One question and its answer. `outcome`: ok | nodata | nxdomain | servfail | refused | timeout | error."""
+    """One question and its answer. `outcome`: ok | nodata | nxdomain | servfail | refused | timeout |
+    no-route (the runner could reach none of the nameservers: its own network is down) | error."""
 
     name: str
     rdtype: str
@@ -57,6 +59,7 @@ class Lookup:
             "servfail": "SERVFAIL: the nameservers failed to answer",
             "refused": "REFUSED: the nameservers would not answer for this name",
             "timeout": "no answer from the nameservers in time",
+            "no-route": "the runner has no route to any nameserver (its own network is down)",
         }.get(self.outcome, "lookup failed")
         return f"{self.name} {self.rdtype}: {meaning}" + (f" ({self.detail})" if self.detail else "")
 
@@ -80,6 +83,8 @@ def lookup(target: Target, name: str, rdtype: str) -> Lookup:
         return Lookup(name, rdtype, "nxdomain")
     except dns.resolver.NoNameservers as error:
         text = str(error)
+        if _runner_offline(error):
+            return Lookup(name, rdtype, "no-route", detail=_first_error(error))
         return Lookup(name, rdtype, "refused" if "REFUSED" in text else "servfail", detail=_first_error(error))
     except dns.exception.Timeout:
         return Lookup(name, rdtype, "timeout", detail=f"{target.network.timeout_s:g} s")
@@ -89,6 +94,14 @@ def lookup(target: Target, name: str, rdtype: str) -> Lookup:
     canonical = answer.canonical_name.to_text(omit_final_dot=True)
     cname = canonical if canonical.rstrip(".") != name.rstrip(".") else None
     return Lookup(name, rdtype, "ok" if records else "nodata", records, cname=cname)
+
+
+def _runner_offline(error: dns.resolver.NoNameservers) -> bool:
+    """Every nameserver failed before a packet left: the runner's network, not the target's DNS."""
+    errors = error.kwargs.get("errors") or []
+    return bool(errors) and all(
+        isinstance(problem, OSError) and problem.errno == errno.ENETUNREACH for _s, _t, _p, problem, *_ in errors
+    )
 
 
 def _first_error(error: dns.resolver.NoNameservers) -> str:

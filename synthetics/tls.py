@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 from dataclasses import dataclass, replace
@@ -100,4 +101,6 @@ def _unreachable(host: str, port: int, error: BaseException) -> TlsReport:
         problem = ProbeError("refused", "connection refused")
     elif isinstance(error, socket.gaierror):
         problem = ProbeError("dns", f"name resolution failed ({error.strerror or error})")
+    elif isinstance(error, OSError) and error.errno == errno.ENETUNREACH:
+        problem = ProbeError("no-route", f"the runner has no route to the network ({error.strerror or error})")
     return TlsReport(host, port, "", False, None, None, None, None, (), error=problem)

@@ -10,22 +10,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from synthetics.catalogue import CATALOGUE, Mode, render_remediation
-from synthetics.check import Severity
-from synthetics.layers import Layer
+from synthetics.diagnosis import diagnose, rank_findings
+from synthetics.record import CheckRecord, Outcome
 from synthetics.redact import Redactor
 from synthetics.target import Target
 
-__all__ = ["SCHEMA", "CheckRecord", "Outcome", "Status", "Verdict", "build_verdict", "summary_lines", "write_verdict"]
+__all__ = ["SCHEMA", "Status", "Verdict", "build_verdict", "summary_lines", "write_verdict"]
 
 SCHEMA = 1
-
-
-class Outcome(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    ERROR = "error"  # the check could not get to its question: a suite defect, not a finding
 
 
 class Status(StrEnum):
@@ -34,21 +26,7 @@ class Status(StrEnum):
     HEALTHY = "healthy"
     UNHEALTHY = "unhealthy"
     INCOMPLETE = "incomplete"  # interrupted, or could not finish
-
-
-@dataclass(frozen=True)
-class CheckRecord:
-    id: str
-    nodeid: str
-    layer: Layer
-    severity: Severity
-    outcome: Outcome
-    failure_mode: Mode | None
-    message: str
-    duration_s: float
-    warnings: tuple[str, ...] = ()
-    blocked_by: str | None = None  # a skipped check behind a failing lower layer
-    detects: Mode | None = None  # the failure mode the check looks for (declared), passed or not
+    INCONCLUSIVE = "inconclusive"  # the runner itself could not reach the network: nothing said about chat
 
 
 @dataclass(frozen=True)
@@ -86,55 +64,6 @@ def _record_json(record: CheckRecord) -> dict[str, Any]:
     return document
 
 
-_SEVERITIES = tuple(Severity)
-
-
-def _diagnose(records: tuple[CheckRecord, ...], target: Target | None) -> tuple[dict[str, Any], ...]:
-    failing: dict[Mode, list[CheckRecord]] = {}
-    for record in records:
-        if record.outcome == Outcome.FAILED and record.failure_mode:
-            failing.setdefault(record.failure_mode, []).append(record)
-
-    def likelihood(item: tuple[Mode, list[CheckRecord]]) -> tuple[tuple[int, int], int, int, int]:
-        mode, evidence = item
-        # Root cause first: the lowest layer of the stack, then the gravest check, then the most evidence.
-        lowest_layer = min(r.layer.depth for r in evidence)
-        gravest = min(_SEVERITIES.index(r.severity) for r in evidence)
-        return (CATALOGUE[mode].rank, lowest_layer, gravest, -len(evidence))
-
-    diagnosis = []
-    for mode_name, evidence in sorted(failing.items(), key=likelihood):
-        mode = CATALOGUE[mode_name]
-        entry: dict[str, Any] = {
-            "failure_mode": mode_name,
-            "title": f"{mode.symptom}: likely {mode.likely_cause[0].lower()}{mode.likely_cause[1:]}",
-            "evidence": [r.id for r in evidence],
-            "remediation": render_remediation(mode, target) if target else [],
-            "symptom": mode.symptom,
-            "likely_cause": mode.likely_cause,
-        }
-        entry["messages"] = [r.message for r in evidence]
-        conflicts = _conflicts(mode_name, evidence, records)
-        if conflicts:
-            entry["conflicts"] = conflicts
-        diagnosis.append(entry)
-    return tuple(diagnosis)
-
-
-def _conflicts(mode: Mode, evidence: list[CheckRecord], records: tuple[CheckRecord, ...]) -> list[str]:
-    """Checks of the other side (public vs AWS) that look for the same failure mode and passed."""
-    sides = {r.layer.seen_from_outside for r in evidence}
-    disagreeing = [
-        r for r in records
-        if r.outcome == Outcome.PASSED and r.detects == mode and r.layer.seen_from_outside not in sides
-    ]  # fmt: skip
-    return [
-        f"{r.id} passed: the {'public side' if r.layer.seen_from_outside else 'AWS side'} does not show {mode}, "
-        "so the cause may lie between what each side sees (or one side's view is stale)"
-        for r in disagreeing
-    ]
-
-
 def build_verdict(
     *,
     target_name: str,
@@ -146,8 +75,16 @@ def build_verdict(
     note: str = "",
 ) -> Verdict:
     ordered = tuple(sorted(records, key=lambda r: r.nodeid))
+    findings = rank_findings(ordered)
     unhealthy = any(r.outcome in (Outcome.FAILED, Outcome.ERROR) for r in ordered)
-    if unhealthy:
+    if findings and not findings[0].concerns_chat:
+        # The probing side failed: what the chat checks saw is the runner's blindness, not chat.
+        status = Status.INCONCLUSIVE
+        not_judged = sorted({f.mode for f in findings if f.concerns_chat})
+        findings = [f for f in findings if not f.concerns_chat]
+        if not_judged:
+            note = "; ".join(filter(None, [note, f"not judged while the runner is cut off: {', '.join(not_judged)}"]))
+    elif unhealthy:
         status = Status.UNHEALTHY
     elif complete and any(r.outcome == Outcome.PASSED for r in ordered):
         status = Status.HEALTHY
@@ -159,7 +96,7 @@ def build_verdict(
         started_at=started_at,
         duration_s=duration_s,
         checks=ordered,
-        diagnosis=_diagnose(ordered, target),
+        diagnosis=diagnose(findings, ordered, target),
         note=note,
     )
 
@@ -191,6 +128,10 @@ def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
         lines.append(f"{number}. [{entry['failure_mode']}] {entry.get('symptom', entry['title'])}")
         if "likely_cause" in entry:
             lines.append(f"   likely cause: {entry['likely_cause']}")
+        if "why_first" in entry and len(verdict.diagnosis) > 1:
+            lines.append(f"   why first: {entry['why_first']}")
+        if "contradicted_by" in entry:
+            lines.append(f"   contradicted by: {', '.join(entry['contradicted_by'])}")
         for conflict in entry.get("conflicts", []):
             lines.append(f"   evidence conflicts: {conflict}")
         lines.append(f"   seen by: {', '.join(entry['evidence'])}")

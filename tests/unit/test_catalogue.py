@@ -16,6 +16,8 @@ EXTENSIONS = {
     "deployment-unstable",
     "security-exposure",
     "messaging-broken",
+    "edge-unreachable",
+    "runner-offline",
 }
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 from synthetics.catalogue import Mode
 from synthetics.check import Severity
 from synthetics.layers import Layer
+from synthetics.record import CheckRecord, Outcome
 from synthetics.redact import Redactor
 from synthetics.target import load_target
-from synthetics.verdict import CheckRecord, Outcome, build_verdict, write_verdict
+from synthetics.verdict import build_verdict, write_verdict
 
 REPO = Path(__file__).resolve().parents[2]
 

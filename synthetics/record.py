@@ -1,0 +1,34 @@
+"""One check's result, as the verdict and the diagnosis read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from synthetics.catalogue import Mode
+from synthetics.check import Severity
+from synthetics.layers import Layer
+
+__all__ = ["CheckRecord", "Outcome"]
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERROR = "error"  # the check could not get to its question: a suite defect, not a finding
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    id: str
+    nodeid: str
+    layer: Layer
+    severity: Severity
+    outcome: Outcome
+    failure_mode: Mode | None
+    message: str
+    duration_s: float
+    warnings: tuple[str, ...] = ()
+    blocked_by: str | None = None  # a skipped check behind a failing lower layer
+    detects: Mode | None = None  # the failure mode the check looks for (declared), passed or not
