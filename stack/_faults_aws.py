@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stack import _aws_seed, _shipper
+from stack import _aws_seed, _faults_db, _shipper
 from stack._aws_seed import CRASHED, NAMES
 from stack._errors import StackError
 from stack._fault_types import Controls, Fault
@@ -68,6 +68,13 @@ def _inject_tasks_stopped(c: Controls) -> None:
     # it 0 of 1 with a deployment that never completes, as ECS shows a service whose tasks keep dying).
     _aws_seed.stop_running_tasks(aws, CRASHED)
     _aws_seed.recreate_service(aws, str(state["task_definition"]), desired_count=1)
+    # What a stopped task means to everyone else: the process behind the edge is gone (502).
+    c.stop_component("synapse")
+
+
+def _heal_tasks_stopped(c: Controls) -> None:
+    c.start_component("synapse")
+    _heal_ecs(c)
 
 
 # -- deployment-stuck -----------------------------------------------------------------------------
@@ -122,21 +129,25 @@ def _inject_rds_stopped(c: Controls) -> None:
     aws = _aws(c)
     if _rds_status(aws) == "available":
         aws.rds.stop_db_instance(DBInstanceIdentifier=NAMES.rds_instance)
+    # A stopped instance serves no connection: the database behind Synapse stops as well.
+    _faults_db.stop_postgres(c)
 
 
 def _heal_rds_stopped(c: Controls) -> None:
     aws = _aws(c)
     if _rds_status(aws) == "stopped":
         aws.rds.start_db_instance(DBInstanceIdentifier=NAMES.rds_instance)
+    _faults_db.start_postgres(c)
 
 
 FAULTS: tuple[Fault, ...] = (
     Fault(
         name="ecs-tasks-stopped",
         failure_mode="origin-down",
-        summary="the ECS service runs 0 of 1 tasks; its last task stopped: 'Essential container in task exited'",
+        summary="the ECS service runs 0 of 1 tasks; its last task stopped: 'Essential container in task exited' "
+        "(and Synapse is stopped: the edge answers 502)",
         inject=_inject_tasks_stopped,
-        heal=_heal_ecs,
+        heal=_heal_tasks_stopped,
     ),
     Fault(
         name="deployment-stuck",
@@ -155,7 +166,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="rds-stopped",
         failure_mode="database-errors",
-        summary="the RDS instance reports 'stopped'",
+        summary="the RDS instance reports 'stopped' (and PostgreSQL is stopped: Synapse answers 500 on reads)",
         inject=_inject_rds_stopped,
         heal=_heal_rds_stopped,
     ),

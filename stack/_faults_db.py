@@ -44,7 +44,7 @@ def _wait_for_database(controls: Controls, *, healthy: bool) -> None:
         raise StackError(f"Synapse's database-backed endpoints did not {state} within {RECOVERY_S:.0f} s")
 
 
-def _stop_postgres(controls: Controls) -> None:
+def stop_postgres(controls: Controls) -> None:
     record = controls.record
     if "postgres" not in record.stopped:
         record.stopped.append("postgres")
@@ -53,7 +53,7 @@ def _stop_postgres(controls: Controls) -> None:
     _postgres.stop_cluster(controls.layout, record.processes.get("postgres"))
 
 
-def _start_postgres(controls: Controls) -> None:
+def start_postgres(controls: Controls) -> None:
     record = controls.record
     if not is_running(record.processes.get("postgres")):
         record.processes["postgres"] = _postgres.start_cluster(controls.layout)
@@ -94,8 +94,8 @@ FAULTS: tuple[Fault, ...] = (
         name="db-down",
         failure_mode="database-errors",
         summary="PostgreSQL is stopped; Synapse answers 500 on database-backed endpoints",
-        inject=_stop_postgres,
-        heal=_start_postgres,
+        inject=stop_postgres,
+        heal=start_postgres,
     ),
     Fault(
         name="db-pool-exhausted",

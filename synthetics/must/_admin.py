@@ -7,13 +7,20 @@ from typing import Any
 from synthetics import match
 from synthetics.catalogue import Mode
 from synthetics.exchange import Exchange
+from synthetics.http_failure import read_failure
 from synthetics.must._core import fail, match_response
 
 
 def _admin_json(exchange: Exchange) -> Any:
+    """The document of an admin endpoint that reads the database.
+
+    The admin API is the origin itself (often reached directly): no answer means the origin is
+    down; Synapse's own 5xx behind a working edge means what the endpoint reads, the database.
+    """
     __tracebackhide__ = True
-    # The admin API is the origin itself (often reached directly): no answer means the origin is down.
-    match_response(exchange, match.status(200), match.json_body(), failure_mode=Mode.ORIGIN_DOWN)
+    synapse_error = exchange.error is None and (exchange.status or 0) >= 500 and read_failure(exchange) is None
+    cause = Mode.DATABASE_ERRORS if synapse_error else Mode.ORIGIN_DOWN
+    match_response(exchange, match.status(200), match.json_body(), failure_mode=cause)
     return exchange.json()
 
 

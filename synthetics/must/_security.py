@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from synthetics.exchange import Exchange
-from synthetics.must._core import fail
+from synthetics.must._core import fail, match_response
 
 
 def be_unreachable(exchange: Exchange, what: str) -> None:
-    """The path must not be served through the public edge (404, 403 or 401 are fine)."""
+    """The path must not be served through the public edge (404, 403 or 401 are fine).
+
+    No answer at all proves nothing either way: it is the transport's failure, never a pass.
+    """
     __tracebackhide__ = True
+    if exchange.error is not None:
+        match_response(exchange)
     if exchange.error is None and exchange.status is not None and 200 <= exchange.status < 300:
         raise fail(
             f"{exchange.request_line} answered {exchange.status} through the public edge: "
@@ -19,6 +24,8 @@ def be_unreachable(exchange: Exchange, what: str) -> None:
 def keep_registration_closed(exchange: Exchange, open_by_design: bool) -> None:
     """Registration without a token or other gate is a finding, unless the target says it is meant."""
     __tracebackhide__ = True
+    if exchange.error is not None:
+        match_response(exchange)  # no answer proves nothing: the transport's failure, never a pass
     if exchange.status == 403 or open_by_design:
         return
     document = exchange.json() if exchange.error is None and exchange.status == 401 else {}
