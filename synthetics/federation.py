@@ -148,6 +148,10 @@ def _by_srv(host: str, srv: SrvLookup, steps: list[str]) -> Resolution:
     for prefix in ("_matrix-fed._tcp", "_matrix._tcp"):
         name = f"{prefix}.{host}"
         outcome, records, is_cname = srv(name)
+        if outcome not in ("ok", "nxdomain", "nodata"):
+            # Not "no record": the lookup itself failed, and a homeserver gives up rather than guess.
+            steps.append(f"SRV {name} failed ({outcome})")
+            return Resolution(host, 8448, host, tuple(steps), f"the SRV lookup of {name} failed ({outcome})")
         if outcome != "ok" or not records:
             steps.append(f"no SRV {name} ({outcome})")
             continue

@@ -95,7 +95,11 @@ def test_a_silent_server_fails_the_checks_within_the_deadline_once(tmp_path: Pat
     # One request serves both runbook checks: the second is blocked by the first, not a new wait.
     assert checks["client_api.versions_http2"]["outcome"] == "skipped"
     assert checks["client_api.versions_http2"]["blocked_by"] == "client_api.versions"
-    assert "edge-misconfigured" in [entry["failure_mode"] for entry in run.verdict["diagnosis"]]
+    # Issue 12: a host that accepts and never answers is unreachable, not misconfigured.
+    assert "edge-unreachable" in [entry["failure_mode"] for entry in run.verdict["diagnosis"]]
+    assert "edge-misconfigured" not in [entry["failure_mode"] for entry in run.verdict["diagnosis"]]
+    # No answer is no evidence: nothing passes on it.
+    assert [c["id"] for c in run.verdict["checks"] if c["outcome"] == "passed"] == []
 
 
 def test_an_interrupted_run_leaves_an_incomplete_verdict(tmp_path: Path, silent_server: int) -> None:
