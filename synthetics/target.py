@@ -5,7 +5,6 @@ Every error names the file, the key path and the problem, so a bad file is fixed
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -15,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+
+from synthetics.servername import is_ip_literal, parse_server_name
 
 __all__ = [
     "AwsSettings",
@@ -189,7 +190,6 @@ class Target:
 # Parsing
 
 _ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -301,38 +301,20 @@ def _https_url(reader: _Reader, value: Any, path: str) -> str:
 
 
 def _host_port(reader: _Reader, text: str, path: str, *, default_port: int | None) -> tuple[str, int]:
-    """Parses "host", "host:port", "[v6]:port" or a bare IPv4/IPv6 literal."""
-    host, port_text = text, None
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise reader.fail(path, f"unclosed '[' in {text!r}")
-        host, rest = text[1:end], text[end + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise reader.fail(path, f"expected ':port' after ']' in {text!r}")
-            port_text = rest[1:]
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    if port_text is None:
+    """Parses "host", "host:port" or "[v6]:port" by the server-name grammar; no port = `default_port`."""
+    try:
+        host, port = parse_server_name(text)
+    except ValueError as error:
+        raise reader.fail(path, str(error)) from None
+    if port is None:
         if default_port is None:
             raise reader.fail(path, f"must be host:port, got {text!r}")
         port = default_port
-    else:
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise reader.fail(path, f"port must be 1-65535, got {port_text!r}")
-        port = int(port_text)
-    if not _is_ip(host) and not _HOSTNAME.match(host):
-        raise reader.fail(path, f"{host!r} is not a valid host name or IP address")
     return host, port
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+def _is_bare_ipv6(text: str) -> bool:
+    return ":" in text and not text.startswith("[") and is_ip_literal(text)
 
 
 def _env_name(reader: _Reader, value: Any, path: str) -> str | None:
@@ -404,8 +386,9 @@ def _parse_dns(reader: _Reader, data: Any) -> Dns:
         path = f"dns.nameservers[{index}]"
         text = reader.text(item, path)
         assert text is not None
-        host, port = _host_port(reader, text, path, default_port=53)
-        if not _is_ip(host):
+        # A nameserver is an address, so a bare IPv6 one is unambiguous (resolv.conf writes them so).
+        host, port = (text, 53) if _is_bare_ipv6(text) else _host_port(reader, text, path, default_port=53)
+        if not is_ip_literal(host):
             raise reader.fail(path, f"must be an IP address (optionally with :port), got {text!r}")
         servers.append((host, port))
     return Dns(nameservers=tuple(servers))
