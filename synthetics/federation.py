@@ -6,7 +6,6 @@ Pure functions: the network is reached through the callables passed in, so the r
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import time
@@ -19,6 +18,8 @@ from signedjson.sign import SignatureVerifyException, verify_signed_json
 from unpaddedbase64 import decode_base64
 
 from synthetics.exchange import Exchange
+from synthetics.servername import is_ip_literal as _is_ip
+from synthetics.servername import parse_server_name  # one grammar for the suite; still importable from here
 
 __all__ = [
     "CLOUDFLARE_HTTPS_PORTS",
@@ -37,42 +38,7 @@ __all__ = [
 CLOUDFLARE_HTTPS_PORTS = (443, 2053, 2083, 2087, 2096, 8443)
 # Synapse reads at most this much of a .well-known/matrix/server answer.
 WELL_KNOWN_MAX_BYTES = 50 * 1024
-_HOSTNAME = re.compile(r"^[A-Za-z0-9.-]{1,255}$")
 _KEY_ID = re.compile(r"^ed25519:[A-Za-z0-9_]+$")
-
-
-def parse_server_name(text: str) -> tuple[str, int | None]:
-    """(host, port or None) for a server name, per the spec's grammar; ValueError otherwise."""
-    host, port_text = text, None
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError(f"{text!r}: unclosed '['")
-        host, rest = text[1:end], text[end + 1 :]
-        ipaddress.IPv6Address(host)
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"{text!r}: junk after ']'")
-            port_text = rest[1:]
-    else:
-        if ":" in text:
-            host, port_text = text.rsplit(":", 1)
-        if not _HOSTNAME.match(host):
-            raise ValueError(f"{text!r}: not a valid server name")
-    port = None
-    if port_text is not None:
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise ValueError(f"{text!r}: port must be 1-65535")
-        port = int(port_text)
-    return host, port
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 import yaml
 
-from synthetics.target import TargetError, load_target, parse_target
+from synthetics.target import Target, TargetError, load_target, parse_target
+from synthetics.target._schema import describe
 
 REPO = Path(__file__).resolve().parents[2]
 MINIMAL = {"name": "t", "homeserver": {"base_url": "https://chat.example.org", "server_name": "example.org"}}
@@ -122,3 +123,74 @@ def test_a_yaml_error_gives_the_line(tmp_path: Path) -> None:
 def test_a_missing_ca_bundle_is_reported(tmp_path: Path) -> None:
     with pytest.raises(TargetError, match=r"tls\.ca_bundle: no such file"):
         parse_target(with_key("tls.ca_bundle", "nope.pem"), source="t.yaml", base_dir=tmp_path, environ={})
+
+
+def test_absent_keys_take_the_defaults_their_fields_declare() -> None:
+    target = parse(with_key("aws", {"region": "r", "s3": {}, "logs": {"group": "g"}}))
+    assert (target.edge.provider, target.tls.ca_bundle, target.tls.min_days_remaining) == ("none", None, 14)
+    assert (target.dns.nameservers, target.network.timeout_s, target.network.connect_to) == ((), 5.0, {})
+    assert target.network.connect_to_only is False
+    assert target.homeserver is not None and target.homeserver.open_registration is False
+    assert target.aws is not None and target.aws.s3 is not None and target.aws.logs is not None
+    assert (target.aws.s3.media_bucket, target.aws.s3.canary_prefix) == (None, "synthetics-canary/")
+    assert target.aws.logs.lookback_minutes == 15 and target.aws.ecs is None
+    assert (target.reporting.pushgateway_url, target.reporting.job) == (None, "synapse-synthetics")
+    assert target.thresholds.latency_p95_ms == 2000.0 and target.thresholds.room_state_events == 100_000.0
+    assert target.canary is None and target.credentials.admin_token_env is None
+
+
+def test_the_known_keys_in_an_error_are_the_declared_fields() -> None:
+    with pytest.raises(TargetError) as raised:
+        parse(with_key("reporting.colour", "blue"))
+    assert raised.value.problem == "unknown key (known keys here: job, pushgateway_url)"
+    with pytest.raises(TargetError) as raised:
+        parse(with_key("colour", "blue"))
+    assert "canary, credentials, dns, edge, embedded, homeserver" in raised.value.problem
+    assert "source" not in raised.value.problem and "unset_variables" not in raised.value.problem
+
+
+def test_null_reads_as_absent_for_sections_but_is_refused_for_a_scalar_with_a_default() -> None:
+    target = parse(with_key("tls", None) | {"network": {"connect_to": None}, "aws": None})
+    assert target.tls.min_days_remaining == 14 and target.network.connect_to == {} and target.aws is None
+    for key_path, problem in [("network.timeout_s", "must be a number"), ("reporting.job", "is required")]:
+        with pytest.raises(TargetError) as raised:
+            parse(with_key(key_path, None))
+        assert (raised.value.key_path, problem in raised.value.problem) == (key_path, True)
+
+
+@pytest.mark.parametrize(
+    ("key_path", "value", "problem"),
+    [
+        ("homeserver.server_name", "example.org\n", "not a valid host"),
+        ("homeserver.delegation", "2001:db8::1", "in brackets"),
+        ("homeserver.delegation", "chat.example.org:0", "port must be 1-65535"),
+        ("dns.nameservers", ["192.0.2.1:53\n"], "port must be 1-65535"),
+        ("network.connect_to", {"chat.example.org:443": "127.0.0.1:8443 "}, "port must be 1-65535"),
+    ],
+)
+def test_host_port_values_follow_the_server_name_grammar(key_path: str, value: object, problem: str) -> None:
+    with pytest.raises(TargetError) as raised:
+        parse(with_key(key_path, value))
+    assert raised.value.key_path.startswith(key_path) and problem in raised.value.problem
+
+
+def test_ipv6_server_names_and_nameservers_parse() -> None:
+    document = with_key("homeserver.delegation", "[2001:db8::1]:443")
+    document["dns"] = {"nameservers": ["2001:db8::53", "[2001:db8::54]:5353"]}
+    target = parse(document)
+    assert target.homeserver is not None and target.homeserver.delegation == "[2001:db8::1]:443"
+    assert target.dns.nameservers == (("2001:db8::53", 53), ("2001:db8::54", 5353))
+
+
+def test_every_declared_key_is_documented_in_the_schema_and_the_runbook_map() -> None:
+    guide = (REPO / "docs" / "runbook-map.md").read_text().split("## How to add a target", 1)[1]
+    table = guide.split("\n\n")[2]  # after the heading and the paragraph that introduces the keys
+    rows = {line.split("`")[1]: line for line in table.splitlines() if line.startswith("| `")}
+    declared = list(describe(Target))
+    paths = {key_path for key_path, _, _ in declared}
+    assert {"name", "homeserver.server_name", "aws.ec2.tag", "thresholds.room_state_events"} <= paths
+    for key_path, _, doc in declared:
+        assert doc, f"{key_path} has no doc"
+        section, _, rest = key_path.partition(".")
+        assert section in rows, f"docs/runbook-map.md has no row for {section}"
+        assert not rest or f"`{rest.rsplit('.', 1)[-1]}`" in rows[section], f"docs/runbook-map.md omits {key_path}"

@@ -1,0 +1,144 @@
+"""The deployment-facing sections of a target: homeserver, edge, TLS, DNS, network, canary and the rest.
+
+Each field is one key, declared once: its type, its check, its default and what it means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from synthetics.target._schema import option, section
+from synthetics.target._values import (
+    HostPort,
+    boolean,
+    choice,
+    connect_map,
+    env_name,
+    existing_file,
+    https_url,
+    integer,
+    matching,
+    matrix_server_name,
+    nameserver_list,
+    number,
+    optional,
+    required,
+    web_url,
+)
+
+__all__ = ["Canary", "Credentials", "Dns", "Edge", "Homeserver", "Network", "Reporting", "Thresholds", "Tls"]
+
+
+@section
+class Homeserver:
+    base_url: str = option(required(https_url), doc="the client API's https:// URL")
+    server_name: str = option(required(matrix_server_name), doc="the Matrix server name (the part after ':' in ids)")
+    delegation: str | None = option(
+        optional(matrix_server_name), default=None, doc="the host:port that /.well-known/matrix/server must name"
+    )
+    # Often internal only, so it is not assumed to be the public base URL.
+    admin_url: str | None = option(
+        optional(web_url("must be an http(s) URL with a host", refuse_query=True)),
+        default=None,
+        doc="where the admin API answers, when not at base_url",
+    )
+    # Then open registration is no finding.
+    open_registration: bool = option(boolean, default=False, doc="true when registration is meant to be open to anyone")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+
+@section
+class Edge:
+    # Required once the section is given; a target without one has no edge (Target.edge's default).
+    provider: str = option(
+        required(choice("cloudflare", "none")), doc="cloudflare, or none (then the Cloudflare checks skip)"
+    )
+
+
+@section
+class Tls:
+    ca_bundle: str | None = option(
+        existing_file, default=None, doc="a CA bundle for a private CA, relative to the target file"
+    )
+    min_days_remaining: int = option(integer(0, 3650), default=14, doc="days a certificate must still be valid for")
+
+
+@section
+class Dns:
+    nameservers: tuple[HostPort, ...] = option(
+        nameserver_list, default=(), doc="IPs (optionally :port) to ask instead of the system resolver"
+    )
+
+
+@section
+class Network:
+    timeout_s: float = option(number(0.1, 120), default=5.0, doc="seconds before a probe gives up")
+    connect_to: Mapping[HostPort, HostPort] = option(
+        connect_map, default_factory=dict, doc="host:port -> ip:port: where TCP goes, names kept for TLS and Host"
+    )
+    # The reference deployment's DNS names public Cloudflare addresses that must never receive a
+    # packet from a test.
+    connect_to_only: bool = option(boolean, default=False, doc="never connect anywhere connect_to does not map")
+
+
+@section
+class Thresholds:
+    latency_p95_ms: float = option(number(1, 600_000), default=2000.0, doc="95th percentile latency budget")
+    ecs_cpu_percent: float = option(number(1, 100), default=85.0, doc="ECS service CPU use that is too high")
+    ecs_memory_percent: float = option(number(1, 100), default=90.0, doc="ECS service memory use that is too high")
+    rds_min_free_storage_mb: float = option(
+        number(0, 10_000_000), default=2048.0, doc="RDS free storage below which disk is running out"
+    )
+    room_state_events: float = option(
+        number(1, 1_000_000_000), default=100_000.0, doc="state events that make a room outsized"
+    )
+
+
+@section
+class Credentials:
+    """Names of environment variables holding tokens, never the tokens themselves."""
+
+    admin_token_env: str | None = option(env_name, default=None, doc="variable holding an admin token")
+    canary_token_env: str | None = option(env_name, default=None, doc="variable holding the canary's token")
+    # A generated target points at its own 0600 files.
+    admin_token_file: str | None = option(
+        existing_file, default=None, doc="file read for the admin token when the variable is not set"
+    )
+    canary_token_file: str | None = option(
+        existing_file, default=None, doc="file read for the canary's token when the variable is not set"
+    )
+
+
+@section
+class Reporting:
+    """Where results go besides reports/: a Prometheus Pushgateway, so Alertmanager can page."""
+
+    pushgateway_url: str | None = option(
+        optional(web_url("must be an http(s) URL without credentials")),
+        default=None,
+        doc="the Pushgateway that results are pushed to",
+    )
+    job: str = option(
+        required(matching(r"[A-Za-z0-9_.-]+", "must be a plain name (letters, digits, _ . -)")),
+        default="synapse-synthetics",
+        doc="the Pushgateway job name",
+    )
+
+
+@section
+class Canary:
+    """The synthetic user and room the journeys use."""
+
+    user_id: str = option(
+        required(matching(r"@[^:\s]+:\S+", "must be a Matrix user id like '@name:server'")),
+        doc="the synthetic user",
+    )
+    room: str = option(
+        required(matching(r"[#!][^:\s]+:\S+", "must be a room alias '#name:server' or id '!id:server'")),
+        doc="the room the journeys post in: an alias (#name:server) or id (!id:server)",
+    )
+    message_budget_s: float = option(number(1, 300), default=10.0, doc="seconds a message may take to arrive")
