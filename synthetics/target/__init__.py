@@ -10,6 +10,7 @@ from synthetics.target._aws import AwsSettings, Ec2Settings, EcsSettings
 from synthetics.target._document import Target
 from synthetics.target._load import load_target, parse_target
 from synthetics.target._reader import TargetError
+from synthetics.target._schema import describe
 from synthetics.target._sections import Canary
 
 # Exactly what other modules import; the other sections are reached as attributes of a Target.
@@ -20,6 +21,7 @@ __all__ = [
     "EcsSettings",
     "Target",
     "TargetError",
+    "describe",
     "load_target",
     "parse_target",
 ]

@@ -6,8 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
-from synthetics.target import Target, TargetError, load_target, parse_target
-from synthetics.target._schema import describe
+from synthetics.target import Target, TargetError, describe, load_target, parse_target
 
 REPO = Path(__file__).resolve().parents[2]
 MINIMAL = {"name": "t", "homeserver": {"base_url": "https://chat.example.org", "server_name": "example.org"}}
