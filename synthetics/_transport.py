@@ -1,0 +1,254 @@
+"""What the prober's connections are made of: `connect_to`, one deadline per request however the
+server trickles, and one failure per host.
+
+`connect_to` is applied where the TCP connection is made, so the URL, SNI and the HTTP/2
+`:authority` still name the real host (as `curl --connect-to` does).
+
+The deadline is the request's, not the socket's: httpx's timeouts hold for each read, so a server
+sending a byte a second is never cut off by them. Every read, write, connect and handshake here
+gets only what is left of the deadline of the request that the calling thread is making.
+
+A host that could not be connected to or hand-shaken with is remembered as failed for the run:
+requests queued behind that attempt (HTTP/2 requests wait for the one connection being set up)
+fail at once with the same finding, instead of each trying again for a deadline of its own.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpcore
+import httpx
+
+from synthetics.exchange import ProbeError
+from synthetics.target import Target
+
+__all__ = [
+    "ConnectionBlocked",
+    "DeadHosts",
+    "HostKey",
+    "KnownDead",
+    "classify_transport_error",
+    "connect_address",
+    "http_client",
+    "request_deadline",
+]
+
+HostKey = tuple[str, int, str | None]  # (host as requested, port, pinned address)
+_local = threading.local()
+
+
+class ConnectionBlocked(ConnectionError):
+    """The target allows connections only where `network.connect_to` maps them."""
+
+
+def connect_address(target: Target, host: str, port: int, pinned: str | None = None) -> tuple[str, int]:
+    """Where a connection to host:port really goes: the `connect_to` mapping, whatever else is asked;
+    else the `pinned` address (a per-address probe), else host:port itself."""
+    mapped = target.network.connect_to.get((host.lower(), port))
+    if mapped is not None:
+        return mapped
+    if target.network.connect_to_only:
+        raise ConnectionBlocked(f"{host}:{port} is not in network.connect_to, and the target allows nothing else")
+    return (pinned or host), port
+
+
+@contextmanager
+def request_deadline(seconds: float) -> Iterator[float]:
+    """Every network operation this thread makes inside gets only what is left of `seconds`."""
+    previous = getattr(_local, "deadline", None)
+    _local.deadline = deadline = time.monotonic() + seconds
+    try:
+        yield deadline
+    finally:
+        _local.deadline = previous
+
+
+def _left(timeout: float | None, expired: type[Exception]) -> float | None:
+    deadline: float | None = getattr(_local, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("the request's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadHosts:
+    """The hosts of this run that could not be connected to or hand-shaken with, and why."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failed: dict[HostKey, ProbeError] = {}
+
+    def get(self, key: HostKey) -> ProbeError | None:
+        with self._lock:
+            return self._failed.get(key)
+
+    def record(self, key: HostKey, error: ProbeError) -> None:
+        with self._lock:
+            self._failed.setdefault(key, error)
+
+
+class KnownDead(httpcore.ConnectError):
+    """Raised instead of connecting again to a host that already failed in this run."""
+
+    def __init__(self, error: ProbeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, key: HostKey, dead: DeadHosts, timeout_s: float) -> None:
+        self._stream, self._key, self._dead, self._timeout_s = stream, key, dead, timeout_s
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        try:
+            tls = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
+        except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+            self._dead.record(self._key, classify_transport_error(error, self._timeout_s))
+            raise
+        return _DeadlineStream(tls, self._key, self._dead, self._timeout_s)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _ConnectToBackend(httpcore.NetworkBackend):
+    """Connects to the mapped address; everything above TCP still sees the requested host."""
+
+    def __init__(self, target: Target, pinned: str | None, dead: DeadHosts) -> None:
+        self._target, self._pinned, self._dead = target, pinned, dead
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        key: HostKey = (host.lower(), port, self._pinned)
+        known = self._dead.get(key)
+        if known is not None:
+            raise KnownDead(known)
+        try:
+            address, mapped_port = connect_address(self._target, host, port, self._pinned)
+            stream = self._backend.connect_tcp(
+                address, mapped_port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
+            )
+        except ConnectionBlocked as blocked:
+            self._dead.record(key, ProbeError("blocked", str(blocked)))
+            raise httpcore.ConnectError(f"blocked: {blocked}") from None
+        except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+            self._dead.record(key, classify_transport_error(error, self._target.network.timeout_s))
+            raise
+        return _DeadlineStream(stream, key, self._dead, self._target.network.timeout_s)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        return self._backend.connect_unix_socket(path, timeout, socket_options)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _Transport(httpx.HTTPTransport):
+    def __init__(
+        self, ssl_context: ssl.SSLContext, target: Target, http2: bool, pinned: str | None, dead: DeadHosts
+    ) -> None:
+        super().__init__(verify=ssl_context, http2=http2, trust_env=False)
+        # httpx has no public hook for the network backend; the pool it builds is replaced whole.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            http1=True,
+            http2=http2,
+            max_connections=20,
+            max_keepalive_connections=10,
+            network_backend=_ConnectToBackend(target, pinned, dead),
+        )
+
+
+def http_client(
+    target: Target, *, http2: bool = True, pinned: str | None = None, dead: DeadHosts | None = None
+) -> httpx.Client:
+    """An httpx client for the target: its trust store, its deadline, its `connect_to`.
+
+    `pinned` sends every connection to that IP address (unless `connect_to` maps the host), for
+    probing each address a name resolves to; clients sharing `dead` share what failed.
+    """
+    context = ssl.create_default_context(cafile=target.tls.ca_bundle)
+    return httpx.Client(
+        transport=_Transport(context, target, http2, pinned, dead or DeadHosts()),
+        timeout=httpx.Timeout(target.network.timeout_s),
+        headers={"user-agent": USER_AGENT},
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+USER_AGENT = "synapse-synthetics/0.1 (+https://github.com/matrix-org/synapse)"
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def classify_transport_error(error: BaseException, timeout_s: float) -> ProbeError:
+    """Why no HTTP response came back, from an httpx or httpcore error and what caused it."""
+    causes = _causes(error)
+    for cause in causes:
+        if isinstance(cause, KnownDead):
+            return cause.error
+    if str(error).startswith("blocked: "):
+        return ProbeError("blocked", str(error).removeprefix("blocked: "))
+    if isinstance(error, httpx.ConnectTimeout | httpcore.ConnectTimeout):
+        return ProbeError("connect-timeout", f"no connection within {timeout_s:g} s")
+    if isinstance(error, httpx.TimeoutException | httpcore.TimeoutException):
+        return ProbeError("timeout", f"no answer within {timeout_s:g} s ({type(error).__name__})")
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.errno == errno.ENETUNREACH:
+            return ProbeError("no-route", f"the runner has no route to the network ({cause.strerror or cause})")
+        if isinstance(cause, socket.gaierror):
+            return ProbeError("dns", f"name resolution failed ({cause.strerror or cause})")
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return ProbeError("tls", f"certificate verification failed: {cause.verify_message or cause}")
+        if isinstance(cause, ssl.SSLError):
+            return ProbeError("tls", f"TLS handshake failed: {cause.reason or cause}")
+        if isinstance(cause, ConnectionRefusedError):
+            return ProbeError("refused", "connection refused")
+    text = str(error) or type(error).__name__
+    if "refused" in text.lower():
+        return ProbeError("refused", "connection refused")
+    if "certificate" in text.lower() or "ssl" in text.lower():
+        return ProbeError("tls", text)
+    if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
+        return ProbeError("dns", f"name resolution failed ({text})")
+    if isinstance(error, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+        return ProbeError("protocol", text)
+    return ProbeError("network", text)
