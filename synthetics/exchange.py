@@ -8,7 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ErrorKind", "Exchange", "Followed", "ProbeError"]
+__all__ = ["MAX_JSON_DEPTH", "ErrorKind", "Exchange", "Followed", "ProbeError", "describe_json", "parse_json"]
+
+# No Matrix document the suite reads nests deeper; anything deeper is hostile, and reading it would
+# exhaust the recursion of json or of canonical JSON encoding.
+MAX_JSON_DEPTH = 32
 
 # Why no HTTP response came back.
 # "no-route" is the runner's own: its network is unreachable (no route, no interface), before any packet left.
@@ -58,11 +62,7 @@ class Exchange:
 
     def json(self) -> Any:
         """The body as JSON; raises ValueError with a readable reason."""
-        try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            excerpt = self.text[:80].replace("\n", " ")
-            raise ValueError(f"body is not JSON ({error.__class__.__name__}): {excerpt!r}") from None
+        return parse_json(self.body)
 
     def summary(self) -> str:
         if self.error:
@@ -80,3 +80,44 @@ class Followed:
     @property
     def final(self) -> Exchange:
         return self.exchanges[-1]
+
+
+def parse_json(body: bytes) -> Any:
+    """A JSON document of bounded depth; ValueError, with a readable reason, for anything else."""
+    excerpt = body[:80].decode("utf-8", errors="replace").replace("\n", " ")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"body is not JSON ({error.__class__.__name__}): {excerpt!r}") from None
+    except RecursionError:
+        raise ValueError(f"body nests deeper than {MAX_JSON_DEPTH} levels: {excerpt!r}") from None
+    if _depth_over(document, MAX_JSON_DEPTH):
+        raise ValueError(f"body nests deeper than {MAX_JSON_DEPTH} levels: {excerpt!r}")
+    return document
+
+
+def _depth_over(document: Any, limit: int) -> bool:
+    level: list[Any] = [document]
+    for _ in range(limit + 1):
+        level = [child for node in level for child in _children(node)]
+        if not level:
+            return False
+    return True
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        return list(node.values())
+    if isinstance(node, list):
+        return node
+    return []
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number"}
+
+
+def describe_json(value: Any, limit: int = 60) -> str:
+    """A JSON value as a finding names it: its JSON type and a bounded excerpt."""
+    kind = "null" if value is None else _JSON_TYPES.get(type(value), "a number" if isinstance(value, float) else "?")
+    text = repr(value)
+    return f"{kind} ({text[:limit]}{'...' if len(text) > limit else ''})"

@@ -6,7 +6,6 @@ Pure functions: the network is reached through the callables passed in, so the r
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -17,7 +16,7 @@ from signedjson.key import decode_verify_key_bytes
 from signedjson.sign import SignatureVerifyException, verify_signed_json
 from unpaddedbase64 import decode_base64
 
-from synthetics.exchange import Exchange
+from synthetics.exchange import Exchange, describe_json, parse_json
 from synthetics.servername import is_ip_literal as _is_ip
 from synthetics.servername import parse_server_name  # one grammar for the suite; still importable from here
 
@@ -59,10 +58,9 @@ def read_well_known_server(status: int | None, headers: Mapping[str, str], body:
     if not content_type.lower().startswith("application/json"):
         warnings.append(f"content type is {content_type or 'missing'!r}, not application/json")
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        excerpt = body[:60].decode("utf-8", errors="replace")
-        return WellKnown(None, f"is not JSON (starts {excerpt!r})", tuple(warnings))
+        document = parse_json(body)
+    except ValueError as error:
+        return WellKnown(None, str(error).replace("body ", "", 1), tuple(warnings))
     if not isinstance(document, dict) or not isinstance(document.get("m.server"), str):
         return WellKnown(None, "has no 'm.server' string", tuple(warnings))
     try:
@@ -146,11 +144,11 @@ def read_server_keys(document: Any, server_name: str, now_ms: int | None = None)
     problems: list[str] = []
     warnings: list[str] = []
     if not isinstance(document, dict):
-        return KeysReading(("the keys document is not a JSON object",), (), (), None)
+        return KeysReading((f"the keys document is {describe_json(document)}, not a JSON object",), (), (), None)
     if document.get("server_name") != server_name:
         problems.append(f"server_name is {document.get('server_name')!r}, expected {server_name!r}")
     valid_until = document.get("valid_until_ts")
-    if not isinstance(valid_until, int):
+    if not isinstance(valid_until, int) or isinstance(valid_until, bool):
         problems.append("valid_until_ts is missing")
         valid_until = None
     elif valid_until <= now_ms:
@@ -164,6 +162,8 @@ def read_server_keys(document: Any, server_name: str, now_ms: int | None = None)
             if not _KEY_ID.match(str(key_id)):
                 continue
             try:
+                if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+                    raise ValueError(f"{describe_json(entry)} with no 'key' string")
                 raw = decode_base64(entry["key"])
                 if len(raw) != 32:
                     raise ValueError(f"{len(raw)} bytes, not 32")
@@ -172,7 +172,11 @@ def read_server_keys(document: Any, server_name: str, now_ms: int | None = None)
                 problems.append(f"verify key {key_id} is malformed: {error}")
     if not keys:
         problems.append("no ed25519 verify key")
-    signatures = document.get("signatures", {}).get(document.get("server_name"), {})
+    all_signatures = document.get("signatures")
+    named = document.get("server_name")
+    signatures = all_signatures.get(named) if isinstance(all_signatures, dict) and isinstance(named, str) else None
+    if not isinstance(signatures, dict):
+        signatures = {}
     signed_with = [key_id for key_id in signatures if str(key_id).startswith("ed25519:")]
     if not signed_with:
         problems.append("the document carries no ed25519 signature of its server")
@@ -181,9 +185,11 @@ def read_server_keys(document: Any, server_name: str, now_ms: int | None = None)
             problems.append(f"signed with {key_id}, which is not among the verify keys")
             continue
         try:
-            verify_signed_json(document, str(document.get("server_name")), keys[key_id])
+            verify_signed_json(document, str(named), keys[key_id])
         except SignatureVerifyException as error:
             problems.append(f"the signature by {key_id} does not verify ({error})")
+        except Exception as error:  # a document canonical JSON cannot encode is a finding, not a crash
+            problems.append(f"the signature by {key_id} cannot be checked: {type(error).__name__}: {error}")
     return KeysReading(tuple(problems), tuple(warnings), tuple(sorted(keys)), valid_until)
 
 

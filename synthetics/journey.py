@@ -58,11 +58,22 @@ def _auth(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
-def _json(exchange: Exchange) -> Any:
+def _json(exchange: Exchange) -> dict[str, Any]:
+    """The answer's JSON object; {} for anything else (the step's status says what went wrong)."""
     try:
-        return exchange.json()
+        document = exchange.json()
     except ValueError:
-        return None
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _dig(document: Any, *keys: str) -> Any:
+    """document[k1][k2]... through objects only; None where the path is missing or not an object."""
+    for key in keys:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document
 
 
 class _Run:
@@ -89,7 +100,7 @@ def message_journey(prober: Prober, canary: Canary, token: str) -> Journey:
     whoami = run.call("whoami", "/_matrix/client/v3/account/whoami")
     if whoami is None:
         return run.done()
-    user = (_json(whoami) or {}).get("user_id")
+    user = _json(whoami).get("user_id")
     if user != canary.user_id:
         run.steps[-1] = Step("whoami", whoami, False, f"the token belongs to {user!r}, not {canary.user_id!r}")
         return run.done(f"the canary token belongs to {user!r}, not {canary.user_id!r}")
@@ -98,7 +109,7 @@ def message_journey(prober: Prober, canary: Canary, token: str) -> Journey:
         resolved = run.call("resolve room", f"/_matrix/client/v3/directory/room/{quote(canary.room, safe='')}")
         if resolved is None:
             return run.done()
-        room_id = str((_json(resolved) or {}).get("room_id"))
+        room_id = str(_json(resolved).get("room_id"))
     room = quote(room_id, safe="")
     sync_filter = quote(json.dumps({
         "room": {"rooms": [room_id], "timeline": {"limit": 5}, "state": {"lazy_load_members": True}},
@@ -107,7 +118,7 @@ def message_journey(prober: Prober, canary: Canary, token: str) -> Journey:
     initial = run.call("initial sync", f"/_matrix/client/v3/sync?timeout=0&filter={sync_filter}")
     if initial is None:
         return run.done()
-    since = (_json(initial) or {}).get("next_batch")
+    since = _json(initial).get("next_batch")
     marker = f"synthetics canary {secrets.token_hex(8)}"
     txn = f"synthetics-{secrets.token_hex(12)}"
     sent_at = time.monotonic()
@@ -115,7 +126,7 @@ def message_journey(prober: Prober, canary: Canary, token: str) -> Journey:
                     body={"msgtype": "m.notice", "body": marker})  # fmt: skip
     if sent is None:
         return run.done()
-    event_id = str((_json(sent) or {}).get("event_id", ""))
+    event_id = str(_json(sent).get("event_id", ""))
     deadline = sent_at + canary.message_budget_s
     seen_at: float | None = None
     while seen_at is None and time.monotonic() < deadline:
@@ -124,10 +135,10 @@ def message_journey(prober: Prober, canary: Canary, token: str) -> Journey:
         )
         if polled is None:
             return run.done()
-        document = _json(polled) or {}
+        document = _json(polled)
         since = document.get("next_batch", since)
-        timeline = document.get("rooms", {}).get("join", {}).get(room_id, {}).get("timeline", {}).get("events", [])
-        if any(event.get("content", {}).get("body") == marker for event in timeline):
+        timeline = _dig(document, "rooms", "join", room_id, "timeline", "events")
+        if isinstance(timeline, list) and any(_dig(event, "content", "body") == marker for event in timeline):
             seen_at = time.monotonic()
         run.steps.pop()  # one step for all the polling: the evidence is the last poll
         run.steps.append(Step("sync", polled, True))
@@ -154,7 +165,7 @@ def media_journey(prober: Prober, server_name: str, token: str, admin: tuple[str
                         content=payload, content_type="application/octet-stream")  # fmt: skip
     if uploaded is None:
         return run.done()
-    uri = str((_json(uploaded) or {}).get("content_uri", ""))
+    uri = str(_json(uploaded).get("content_uri", ""))
     if not uri.startswith("mxc://"):
         run.steps[-1] = Step("upload", uploaded, False, "no content_uri")
         return run.done(f"the upload answered without a content_uri ({uri!r})")

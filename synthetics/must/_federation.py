@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from synthetics import match
-from synthetics.exchange import Exchange, Followed
+from synthetics.exchange import Exchange, Followed, describe_json
 from synthetics.federation import (
     CLOUDFLARE_HTTPS_PORTS,
     AddressKeys,
@@ -81,12 +81,13 @@ def agree_on_keys(per_address: AddressKeys, server_name: str) -> None:
 def advertise_homeserver(exchange: Exchange, base_url: str) -> None:
     """/.well-known/matrix/client names the homeserver and lets web clients read it (CORS)."""
     __tracebackhide__ = True
-    match_response(
-        exchange,
-        match.status(200),
-        match.json_body(),
-    )
-    advertised = exchange.json().get("m.homeserver", {}).get("base_url") if isinstance(exchange.json(), dict) else None
+    match_response(exchange, match.status(200), match.json_body())
+    document = exchange.json()
+    homeserver = document.get("m.homeserver") if isinstance(document, dict) else None
+    if not isinstance(homeserver, dict):
+        seen = describe_json(homeserver if isinstance(document, dict) else document)
+        raise fail(f"{exchange.request_line}: m.homeserver is {seen}, expected an object with a base_url")
+    advertised = homeserver.get("base_url")
     if not isinstance(advertised, str) or advertised.rstrip("/") != base_url.rstrip("/"):
         raise fail(
             f"{exchange.request_line}: m.homeserver.base_url is {advertised!r}, expected {base_url!r}",

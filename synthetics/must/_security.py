@@ -28,10 +28,27 @@ def keep_registration_closed(exchange: Exchange, open_by_design: bool) -> None:
         match_response(exchange)  # no answer proves nothing: the transport's failure, never a pass
     if exchange.status == 403 or open_by_design:
         return
-    document = exchange.json() if exchange.error is None and exchange.status == 401 else {}
-    flows = [tuple(flow.get("stages", [])) for flow in (document or {}).get("flows", [])]
+    flows = _offered_flows(exchange) if exchange.status == 401 else []
     ungated = [flow for flow in flows if set(flow) <= {"m.login.dummy", "m.login.terms"}]
     if ungated:
         raise fail(
             f"{exchange.request_line}: registration is open to anyone (flow {' -> '.join(ungated[0]) or 'none'})"
         )
+
+
+def _offered_flows(exchange: Exchange) -> list[tuple[str, ...]]:
+    """The stages of each flow a 401 offers; none when the answer is not Synapse's (an HTML login
+    wall in front of it gates registration too)."""
+    try:
+        document = exchange.json()
+    except ValueError:
+        return []
+    flows = document.get("flows") if isinstance(document, dict) else None
+    if not isinstance(flows, list):
+        return []
+    offered = []
+    for flow in flows:
+        stages = flow.get("stages") if isinstance(flow, dict) else None
+        if isinstance(stages, list):
+            offered.append(tuple(str(stage) for stage in stages))
+    return offered
