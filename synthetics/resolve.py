@@ -12,6 +12,7 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from synthetics.bounds import first_few
 from synthetics.target import Target
 
 __all__ = ["CLOUDFLARE_RANGES", "Lookup", "in_cloudflare", "lookup"]
@@ -52,7 +53,7 @@ class Lookup:
 
     def describe(self) -> str:
         if self.outcome == "ok":
-            return f"{self.name} {self.rdtype} -> {', '.join(self.records)}"
+            return f"{self.name} {self.rdtype} -> {first_few(self.records)}"
         meaning = {
             "nodata": "the name exists but has no such record",
             "nxdomain": "NXDOMAIN: the name does not exist",

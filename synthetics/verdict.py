@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from synthetics.bounds import MAX_VERDICT_BYTES, bounded
 from synthetics.diagnosis import diagnose, rank_findings
 from synthetics.record import CheckRecord, Outcome
 from synthetics.redact import Redactor
@@ -18,6 +19,7 @@ from synthetics.target import Target
 __all__ = ["SCHEMA", "Status", "Verdict", "build_verdict", "summary_lines", "write_verdict"]
 
 SCHEMA = 1
+_MAX_WARNINGS = 20  # per check
 
 
 class Status(StrEnum):
@@ -74,7 +76,13 @@ def build_verdict(
     complete: bool,
     note: str = "",
 ) -> Verdict:
-    ordered = tuple(sorted(records, key=lambda r: r.nodeid))
+    ordered = tuple(
+        sorted(
+            (replace(r, message=bounded(r.message), warnings=tuple(bounded(w) for w in r.warnings[:_MAX_WARNINGS]))
+             for r in records),
+            key=lambda r: r.nodeid,
+        )
+    )  # fmt: skip
     findings = rank_findings(ordered)
     unhealthy = any(r.outcome in (Outcome.FAILED, Outcome.ERROR) for r in ordered)
     if findings and not findings[0].concerns_chat:
@@ -97,13 +105,31 @@ def build_verdict(
         duration_s=duration_s,
         checks=ordered,
         diagnosis=diagnose(findings, ordered, target),
-        note=note,
+        note=bounded(note),
     )
+
+
+def _within_size(document: dict[str, Any]) -> str:
+    """The verdict as text, at most MAX_VERDICT_BYTES: messages are cut shorter until it fits."""
+    for limit in (None, 300, 80):
+        if limit is not None:
+            document["truncated"] = (
+                f"messages cut to {limit} characters to keep the verdict under {MAX_VERDICT_BYTES} bytes"
+            )
+            for record in document["checks"]:
+                record["message"] = bounded(record["message"], limit)
+                record.pop("warnings", None)
+            for entry in document["diagnosis"]:
+                entry["messages"] = [bounded(message, limit) for message in entry["messages"][:3]]
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        if len(text.encode()) <= MAX_VERDICT_BYTES:
+            break
+    return text
 
 
 def write_verdict(verdict: Verdict, path: Path, redact: Redactor) -> None:
     """Writes atomically, so a reader never sees half a verdict; secrets are redacted on the way."""
-    text = json.dumps(redact.json(verdict.as_json()), indent=2, ensure_ascii=False) + "\n"
+    text = _within_size(redact.json(verdict.as_json()))
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".verdict-", dir=path.parent)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 
+from synthetics.bounds import bounded
 from synthetics.catalogue import Mode
 from synthetics.check import ALL_READINGS, CheckInfo, Reading, current_check
 from synthetics.exchange import Exchange
@@ -15,6 +16,7 @@ class CheckFailed(AssertionError):
     """A check found its fault. The message starts with the failure mode, for people and for Allure."""
 
     def __init__(self, failure_mode: Mode, message: str) -> None:
+        message = bounded(message)
         super().__init__(f"[{failure_mode}] {message}")
         self.failure_mode = failure_mode
         self.detail = message
@@ -76,7 +78,7 @@ def warn(message: str) -> None:
     """Records a warning on the running check (in the verdict and the report); the check still passes."""
     collected = _warnings.get()
     if collected is not None:
-        collected.append(message)
+        collected.append(bounded(message))
 
 
 def collecting_warnings() -> tuple[list[str], contextvars.Token[list[str] | None]]:

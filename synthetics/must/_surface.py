@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from synthetics import match
+from synthetics.bounds import first_few
 from synthetics.exchange import Exchange
 from synthetics.http_failure import read_failure
 from synthetics.latency import Latency
@@ -29,7 +30,9 @@ def lie_in_cloudflare(lookups: Sequence[Lookup]) -> None:
     if outside:
         name = lookups[0].name
         raise fail(
-            f"{name} resolves to {', '.join(outside)}, outside Cloudflare's published ranges: "
+            f"{name} resolves to {first_few(outside)}"
+            + (f" ({len(outside)} of its {len(addresses)} addresses)" if len(outside) > 1 else "")
+            + ", outside Cloudflare's published ranges: "
             "the record is not proxied (grey cloud) and exposes the origin",
         )
 

@@ -111,3 +111,27 @@ def test_agreeing_evidence_is_no_conflict() -> None:
     ])
     assert "conflicts" not in result.diagnosis[0]
     assert result.diagnosis[0]["evidence"] == ["aws.ecs_service_running", "client_api.versions"]
+
+
+def test_messages_and_the_verdict_are_bounded_however_large_the_evidence(tmp_path: Path) -> None:
+    huge = [
+        CheckRecord(
+            id=f"c{i}",
+            nodeid=f"c{i}",
+            layer=Layer.DNS,
+            severity=Severity.CRITICAL,
+            outcome=Outcome.FAILED,
+            failure_mode=Mode.DNS_MISCONFIGURED,
+            message="x" * 50_000,
+            duration_s=0.1,
+            warnings=tuple("w" * 5_000 for _ in range(100)),
+        )
+        for i in range(400)
+    ]
+    path = tmp_path / "verdict.json"
+    write_verdict(verdict(huge), path, Redactor([]))
+    assert path.stat().st_size <= 256 * 1024
+    document = json.loads(path.read_text())
+    assert all(len(check["message"]) <= 1000 for check in document["checks"])
+    assert all(len(message) <= 1000 for entry in document["diagnosis"] for message in entry["messages"])
+    assert "truncated" in document
