@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("down", help="stop everything and delete the state directory")
     fault = commands.add_parser("fault", help="inject a fault")
     fault.add_argument("name", nargs="?")
-    fault.add_argument("--list", action="store_true", help="list faults and their failure modes")
+    fault.add_argument(
+        "--list", action="store_true", help="list faults: name, failure mode, summary, expected verdict status"
+    )
     heal = commands.add_parser("heal", help="undo one fault, or all")
     heal.add_argument("name", nargs="?")
     return parser
@@ -45,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
         deployment.down()
     elif args.command == "fault" and args.list:
         for fault in REGISTRY.values():
-            print(f"{fault.name}\t{fault.failure_mode}\t{fault.summary}")
+            print(f"{fault.name}\t{fault.failure_mode}\t{fault.summary}\t{fault.status}")
     elif args.command == "fault":
         if not args.name:
             raise StackError("fault needs a NAME (or --list)")

@@ -39,3 +39,5 @@ class Fault:
     summary: str
     inject: Callable[[Controls], None]
     heal: Callable[[Controls], None]
+    # The verdict's status the suite should reach with this fault injected (reports/verdict.json).
+    status: str = "unhealthy"

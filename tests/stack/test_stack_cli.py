@@ -48,6 +48,9 @@ def test_cli_round_trip(state_base: Path) -> None:
 
         listing = stack(state_dir, "fault", "--list")
         assert "synapse-down\torigin-down\t" in listing.stdout
+        assert all(
+            line.rsplit("\t", 1)[1] in ("healthy", "degraded", "unhealthy") for line in listing.stdout.splitlines()
+        )
 
         assert stack(state_dir, "fault", "synapse-down").returncode == 0
         assert "synapse: stopped" in stack(state_dir, "status").stdout.splitlines()
