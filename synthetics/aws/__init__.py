@@ -23,13 +23,25 @@ from botocore.config import Config
 from synthetics.target import AwsSettings, Ec2Settings, EcsSettings
 
 __all__ = [
+    "JANITOR",
     "AwsAccess",
     "AwsProblem",
     "CanaryResult",
+    "DatabaseProbe",
+    "Ec2State",
     "EcsState",
     "LogSearch",
+    "PublicAccess",
     "RdsState",
+    "latest_metric",
     "open_aws",
+    "probe_database",
+    "read_ec2",
+    "read_ecs",
+    "read_public_access",
+    "read_rds",
+    "s3_canary",
+    "search_logs",
 ]
 
 DB_ERROR_SIGNATURES = (
