@@ -11,16 +11,14 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import botocore.exceptions
-import botocore.session
-from botocore.config import Config
 
-from synthetics.target import AwsSettings, Ec2Settings, EcsSettings
+from synthetics.aws._access import AwsAccess, AwsProblem, error_code, one_line, open_aws
+from synthetics.target import Ec2Settings, EcsSettings
 
 __all__ = [
     "JANITOR",
@@ -55,77 +53,6 @@ DB_ERROR_SIGNATURES = (
 CANARY_PREFIX = "synthetics-canary/"
 # A canary older than this belongs to a run that died before cleaning up; younger ones may be live.
 STALE_CANARY = timedelta(minutes=10)
-
-
-class AwsProblem(Exception):
-    """AWS cannot be asked at all (credentials, profile, endpoint): one reason that names the fix."""
-
-
-@dataclass(frozen=True)
-class AwsAccess:
-    settings: AwsSettings
-    session: boto3.Session
-    config: Config
-    _clients: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def client(self, service: str) -> Any:
-        # Clients are thread-safe once made; making them is not.
-        with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self.session.client(
-                    service, endpoint_url=self.settings.endpoint_url, config=self.config
-                )
-            return self._clients[service]
-
-
-def _fix(settings: AwsSettings) -> str:
-    if settings.profile:
-        return f"run `aws sso login --profile {settings.profile}` (or refresh that profile's credentials)"
-    return "provide AWS credentials (environment, profile, SSO or web identity)"
-
-
-def open_aws(settings: AwsSettings, timeout_s: float) -> AwsAccess:
-    """A session for the target's account, its credentials proven once with sts:GetCallerIdentity."""
-    core = botocore.session.Session(profile=settings.profile)
-    if settings.credentials_file:
-        core.set_config_variable("credentials_file", settings.credentials_file)
-    config = Config(
-        region_name=settings.region,
-        connect_timeout=timeout_s,
-        read_timeout=timeout_s,
-        retries={"max_attempts": 2, "mode": "standard"},
-    )
-    try:
-        session = boto3.Session(botocore_session=core, region_name=settings.region)
-        access = AwsAccess(settings, session, config)
-        access.client("sts").get_caller_identity()
-    except botocore.exceptions.ProfileNotFound:
-        raise AwsProblem(f"AWS profile {settings.profile!r} is not configured: {_fix(settings)}") from None
-    except botocore.exceptions.NoCredentialsError:
-        raise AwsProblem(f"no AWS credentials found: {_fix(settings)}") from None
-    except (botocore.exceptions.SSOError, botocore.exceptions.TokenRetrievalError) as error:
-        raise AwsProblem(f"the AWS SSO session is missing or expired ({_one_line(error)}): {_fix(settings)}") from None
-    except botocore.exceptions.ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        raise AwsProblem(f"AWS refused the credentials ({code}): {_fix(settings)}") from None
-    except botocore.exceptions.BotoCoreError as error:
-        raise AwsProblem(f"AWS cannot be reached ({_one_line(error)})") from None
-    return access
-
-
-def _one_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
-def error_code(error: BaseException) -> str:
-    if isinstance(error, botocore.exceptions.ClientError):
-        return str(
-            error.response.get("Error", {}).get("Code")
-            or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        )
-    return type(error).__name__
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,7 +329,7 @@ def s3_canary(access: AwsAccess, bucket: str, prefix: str = CANARY_PREFIX) -> Ca
     try:
         _write_and_read_back(s3, bucket, prefix, key, steps, progress)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        return CanaryResult(bucket, key, tuple(steps), progress["step"], error_code(error), _one_line(error))
+        return CanaryResult(bucket, key, tuple(steps), progress["step"], error_code(error), one_line(error))
     except _Mismatch as mismatch:
         return CanaryResult(bucket, key, tuple(steps), "get-object", "Mismatch", str(mismatch))
     finally:
@@ -582,7 +509,7 @@ def probe_database(dsn: str, timeout_s: float) -> DatabaseProbe:
         )
     except psycopg2.Error as error:
         # The message names the host and the reason; libpq does not echo the password.
-        return DatabaseProbe(False, _one_line(error))
+        return DatabaseProbe(False, one_line(error))
     try:
         with connection, connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -596,7 +523,7 @@ def probe_database(dsn: str, timeout_s: float) -> DatabaseProbe:
             )
             oldest = float(cursor.fetchone()[0])
     except psycopg2.Error as error:
-        return DatabaseProbe(True, _one_line(error))
+        return DatabaseProbe(True, one_line(error))
     finally:
         connection.close()
     return DatabaseProbe(True, None, connections, max_connections, oldest)
