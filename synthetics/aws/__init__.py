@@ -18,6 +18,8 @@ import botocore.exceptions
 
 from synthetics.aws._access import AwsAccess, AwsProblem, error_code, one_line, open_aws
 from synthetics.aws._ecs import EcsState, read_ecs
+from synthetics.aws._metrics import latest_metric
+from synthetics.aws._rds import RdsState, read_rds
 from synthetics.target import Ec2Settings
 
 __all__ = [
@@ -53,75 +55,6 @@ DB_ERROR_SIGNATURES = (
 CANARY_PREFIX = "synthetics-canary/"
 # A canary older than this belongs to a run that died before cleaning up; younger ones may be live.
 STALE_CANARY = timedelta(minutes=10)
-
-
-# ---------------------------------------------------------------------------------------------
-# CloudWatch metrics
-
-
-def latest_metric(
-    access: AwsAccess,
-    namespace: str,
-    metric: str,
-    dimensions: dict[str, str],
-    *,
-    minutes: int = 15,
-    stat: str = "Average",
-) -> float | None:
-    """The most recent datapoint of a metric over the last minutes, or None when there is none."""
-    now = datetime.now(UTC)
-    answer = access.client("cloudwatch").get_metric_statistics(
-        Namespace=namespace,
-        MetricName=metric,
-        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
-        StartTime=now - timedelta(minutes=minutes),
-        # The period still running counts: an end at "now" would leave out the newest datapoints.
-        EndTime=now + timedelta(seconds=60),
-        Period=60,
-        Statistics=[stat],
-    )
-    points = sorted(answer.get("Datapoints", []), key=lambda p: p["Timestamp"])
-    return float(points[-1][stat]) if points else None
-
-
-# ---------------------------------------------------------------------------------------------
-# RDS
-
-
-@dataclass(frozen=True)
-class RdsState:
-    instance: str
-    found: bool
-    status: str | None = None
-    engine: str | None = None
-    endpoint: str | None = None
-    allocated_storage_gb: int | None = None
-    free_storage_bytes: float | None = None
-    connections: float | None = None
-
-
-def read_rds(access: AwsAccess, instance: str) -> RdsState:
-    try:
-        found = access.client("rds").describe_db_instances(DBInstanceIdentifier=instance).get("DBInstances", [])
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) == "DBInstanceNotFound":
-            return RdsState(instance, found=False)
-        raise
-    if not found:
-        return RdsState(instance, found=False)
-    db = found[0]
-    endpoint = db.get("Endpoint") or {}
-    dimensions = {"DBInstanceIdentifier": instance}
-    return RdsState(
-        instance=instance,
-        found=True,
-        status=db.get("DBInstanceStatus"),
-        engine=f"{db.get('Engine')} {db.get('EngineVersion')}",
-        endpoint=f"{endpoint.get('Address')}:{endpoint.get('Port')}" if endpoint else None,
-        allocated_storage_gb=db.get("AllocatedStorage"),
-        free_storage_bytes=latest_metric(access, "AWS/RDS", "FreeStorageSpace", dimensions, stat="Minimum"),
-        connections=latest_metric(access, "AWS/RDS", "DatabaseConnections", dimensions, stat="Maximum"),
-    )
 
 
 # ---------------------------------------------------------------------------------------------
