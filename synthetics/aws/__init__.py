@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from synthetics.aws._access import AwsAccess, AwsProblem, one_line, open_aws
+from synthetics.aws._ec2 import Ec2State, read_ec2
 from synthetics.aws._ecs import EcsState, read_ecs
 from synthetics.aws._logs import LogSearch, search_logs
 from synthetics.aws._metrics import latest_metric
 from synthetics.aws._rds import RdsState, read_rds
 from synthetics.aws._s3 import JANITOR, CanaryResult, PublicAccess, read_public_access, s3_canary
-from synthetics.target import Ec2Settings
 
 __all__ = [
     "JANITOR",
@@ -37,61 +37,6 @@ __all__ = [
     "s3_canary",
     "search_logs",
 ]
-
-# ---------------------------------------------------------------------------------------------
-# EC2 (when Synapse is not on ECS)
-
-
-@dataclass(frozen=True)
-class Ec2Instance:
-    instance_id: str
-    state: str
-    instance_status: str | None
-    system_status: str | None
-
-    @property
-    def healthy(self) -> bool:
-        return self.state == "running" and self.instance_status == "ok" and self.system_status == "ok"
-
-
-@dataclass(frozen=True)
-class Ec2State:
-    selector: str
-    instances: tuple[Ec2Instance, ...]
-
-
-def read_ec2(access: AwsAccess, settings: Ec2Settings) -> Ec2State:
-    ec2 = access.client("ec2")
-    if settings.instance_id:
-        selector = settings.instance_id
-        reservations = ec2.describe_instances(InstanceIds=[settings.instance_id])["Reservations"]
-    else:
-        assert settings.tag is not None
-        selector = f"tag {settings.tag[0]}={settings.tag[1]}"
-        filters = [{"Name": f"tag:{settings.tag[0]}", "Values": [settings.tag[1]]}]
-        reservations = ec2.describe_instances(Filters=filters)["Reservations"]
-    found = [i for r in reservations for i in r.get("Instances", []) if i["State"]["Name"] != "terminated"]
-    if not found:
-        return Ec2State(selector, ())
-    statuses = {
-        s["InstanceId"]: s
-        for s in ec2.describe_instance_status(
-            InstanceIds=[i["InstanceId"] for i in found], IncludeAllInstances=True
-        ).get("InstanceStatuses", [])
-    }
-    return Ec2State(
-        selector,
-        tuple(
-            Ec2Instance(
-                instance_id=i["InstanceId"],
-                state=i["State"]["Name"],
-                instance_status=statuses.get(i["InstanceId"], {}).get("InstanceStatus", {}).get("Status"),
-                system_status=statuses.get(i["InstanceId"], {}).get("SystemStatus", {}).get("Status"),
-            )
-            for i in found
-        ),
-    )
-
 
 # ---------------------------------------------------------------------------------------------
 # A direct, read-only look at the database (optional: the target names a DSN's variable)
