@@ -1,0 +1,47 @@
+"""AWS as the runbook's remediations see it: ECS, RDS, the S3 media bucket, CloudWatch logs and metrics.
+
+The same boto3 code reaches AWS or an AWS-compatible endpoint (`aws.endpoint_url`). Every call has
+a connect and read deadline and a bounded number of attempts.
+
+One private module per subject; import from the package, not from them:
+
+- `_access`: the session and its clients (`open_aws`, `AwsAccess`), `AwsProblem`, how an error is worded
+- `_ecs`: the ECS service, its deployments and stopped tasks, polled like `aws ecs wait services-stable`
+- `_metrics`: the latest CloudWatch datapoint of a metric
+- `_rds`: the RDS instance, with its free storage and connections
+- `_s3`: the media bucket's write canary, its janitor and stale-canary sweep, and its public access block
+- `_logs`: database error signatures in the CloudWatch log group
+- `_ec2`: the EC2 instances (when Synapse is not on ECS) and their status checks
+- `_database`: a direct, read-only look at the database
+"""
+
+from synthetics.aws._access import AwsAccess, AwsProblem, open_aws
+from synthetics.aws._database import DatabaseProbe, probe_database
+from synthetics.aws._ec2 import Ec2State, read_ec2
+from synthetics.aws._ecs import EcsState, read_ecs
+from synthetics.aws._logs import LogSearch, search_logs
+from synthetics.aws._metrics import latest_metric
+from synthetics.aws._rds import RdsState, read_rds
+from synthetics.aws._s3 import JANITOR, CanaryResult, PublicAccess, read_public_access, s3_canary
+
+__all__ = [
+    "JANITOR",
+    "AwsAccess",
+    "AwsProblem",
+    "CanaryResult",
+    "DatabaseProbe",
+    "Ec2State",
+    "EcsState",
+    "LogSearch",
+    "PublicAccess",
+    "RdsState",
+    "latest_metric",
+    "open_aws",
+    "probe_database",
+    "read_ec2",
+    "read_ecs",
+    "read_public_access",
+    "read_rds",
+    "s3_canary",
+    "search_logs",
+]
