@@ -131,10 +131,11 @@ def read_ecs(access: AwsAccess, settings: EcsSettings, *, wait_stable_s: float =
     while wait_stable_s > 0 and state.found and not state.settled and not state.rollout_failed:
         left = wait_stable_s - (time.monotonic() - started)
         if left <= 0:
-            break
+            # The whole bound was waited; the last describe's round trip is not waiting.
+            return _with_wait(state, wait_stable_s)
         time.sleep(min(poll_s, left))
         state = _describe_ecs(access, settings)
-    return _with_wait(state, time.monotonic() - started if wait_stable_s > 0 else 0.0)
+    return _with_wait(state, min(time.monotonic() - started, wait_stable_s) if wait_stable_s > 0 else 0.0)
 
 
 def _with_wait(state: EcsState, waited_s: float) -> EcsState:

@@ -1,11 +1,13 @@
 """The S3 canary never leaves an object behind: not after many runs, not when a run is interrupted
 with Ctrl-C in the middle of the write."""
 
+import functools
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -21,13 +23,18 @@ pytestmark = pytest.mark.stack
 RUNS = 20
 
 
+@functools.cache
+def _s3(endpoint_url: str) -> Any:
+    # One client for every poll: building one takes seconds on a loaded machine, longer than the
+    # canary stays in flight, so a poller that built one per poll could miss it.
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    return session.client("s3", endpoint_url=endpoint_url, config=Config(connect_timeout=2, read_timeout=5))
+
+
 def canaries(target: dict[str, object]) -> list[str]:
     aws = target["aws"]
     assert isinstance(aws, dict)
-    s3 = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1").client(
-        "s3", endpoint_url=aws["endpoint_url"], config=Config(connect_timeout=2, read_timeout=5)
-    )
-    listed = s3.list_objects_v2(
+    listed = _s3(aws["endpoint_url"]).list_objects_v2(
         Bucket=aws["s3"]["media_bucket"], Prefix=aws["s3"].get("canary_prefix", "synthetics-canary/")
     )
     return [item["Key"] for item in listed.get("Contents", [])]
