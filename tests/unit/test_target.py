@@ -193,3 +193,26 @@ def test_every_declared_key_is_documented_in_the_schema_and_the_runbook_map() ->
         section, _, rest = key_path.partition(".")
         assert section in rows, f"docs/runbook-map.md has no row for {section}"
         assert not rest or f"`{rest.rsplit('.', 1)[-1]}`" in rows[section], f"docs/runbook-map.md omits {key_path}"
+
+
+BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+)
+HOSTILE_FILES = {
+    "deep nesting": ("name: x\nhomeserver: " + "{a: " * 500 + "1" + "}" * 500 + "\n", "nests deeper than"),
+    "an alias bomb": ("name: x\nextra:\n" + "".join(f"  {line}\n" for line in BOMB.splitlines()), "more than"),
+    "a key that is not a string": ("name: x\n1: 2\n", "key that is not a string"),
+    "a huge file": ("name: x\n#" + "x" * 400_000 + "\n", "larger than"),
+    "a timestamp for a string": ("name: 2024-01-01\n", "is a date"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_FILES)
+def test_hostile_yaml_is_rejected_with_one_line(tmp_path: Path, case: str) -> None:
+    text, problem = HOSTILE_FILES[case]
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    with pytest.raises(TargetError) as raised:
+        load_target(path, environ={})
+    message = str(raised.value)
+    assert problem in message and "\n" not in message and len(message) < 300, message
