@@ -76,6 +76,7 @@ class Followed:
 
     exchanges: tuple[Exchange, ...]
     problem: str | None  # a redirect loop or too many hops
+    insecure_hops: tuple[str, ...] = ()  # redirects from https to http, followed as Synapse follows them
 
     @property
     def final(self) -> Exchange:

@@ -96,17 +96,27 @@ class Prober:
         """GET with redirects followed and loops caught, as homeservers fetch .well-known files."""
         seen = [url]
         exchanges = []
+        insecure: list[str] = []
         while True:
             exchange = self.get(url)
             exchanges.append(exchange)
             location = exchange.header("location")
             if exchange.status not in _REDIRECTS or not location:
-                return Followed(tuple(exchanges), None)
-            url = str(httpx.URL(exchange.url).join(location))
+                return Followed(tuple(exchanges), None, tuple(insecure))
+            try:
+                next_url = str(httpx.URL(exchange.url).join(location))
+            except httpx.InvalidURL as error:
+                return Followed(tuple(exchanges), f"redirect to an invalid URL {location[:200]!r}: {error}")
+            if not next_url.startswith(("https://", "http://")):
+                return Followed(tuple(exchanges), f"redirect to {next_url[:200]!r}, not an http(s) URL")
+            if url.startswith("https://") and next_url.startswith("http://"):
+                # Synapse's well-known client (Twisted's redirect agent) follows it; nobody should rely on it.
+                insecure.append(f"{url} redirects to plain http: {next_url}")
+            url = next_url
             if url in seen:
-                return Followed(tuple(exchanges), f"redirect loop: {' -> '.join([*seen, url])}")
+                return Followed(tuple(exchanges), f"redirect loop: {' -> '.join([*seen, url])}", tuple(insecure))
             if len(seen) > MAX_REDIRECTS:
-                return Followed(tuple(exchanges), f"more than {MAX_REDIRECTS} redirects")
+                return Followed(tuple(exchanges), f"more than {MAX_REDIRECTS} redirects", tuple(insecure))
             seen.append(url)
 
     def _client(self, pinned: str | None) -> httpx.Client:

@@ -19,6 +19,8 @@ def delegate(followed: Followed, expected: str) -> None:
     """/.well-known/matrix/server answers 200 JSON whose m.server is the expected delegation."""
     __tracebackhide__ = True
     final = followed.final
+    for hop in followed.insecure_hops:
+        warn(f"insecure hop in discovery: {hop}")
     if followed.problem:
         raise fail(f"{followed.exchanges[0].request_line}: {followed.problem}")
     match_response(final, match.status(200))
