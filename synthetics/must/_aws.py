@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, PublicAccess, RdsState
 from synthetics.must._core import fail, warn
 
@@ -118,13 +120,29 @@ def block_public_access(result: PublicAccess) -> None:
         )
 
 
-def log_no_database_errors(search: LogSearch) -> None:
+def log_no_database_errors(search: LogSearch, live: Mapping[str, bool] | None = None) -> None:
+    """No database errors in the logs, judged against the live checks of the database (`live`:
+    what each saw, passed or not): errors that stopped before this run while the live checks pass
+    are a recovery, errors still arriving while they pass an intermittent fault; both warnings.
+    Errors while a live check fails, or with no live check to judge by, are the outage."""
     __tracebackhide__ = True
-    if search.matches:
-        lines = " | ".join(f"{m.timestamp} {m.message[:200]}" for m in search.matches[:3])
-        raise fail(
-            f"{len(search.matches)} database error line(s) in {search.group} since {search.since}: {lines}",
+    if not search.matches:
+        return
+    lines = " | ".join(f"{m.timestamp} {m.message[:200]}" for m in search.matches[-3:])
+    counted = f"{'at least ' if search.counted_at_least else ''}{search.counted}"
+    if not live or not all(live.values()):
+        raise fail(f"{counted} database error line(s) in {search.group} since {search.since}: {lines}")
+    passing = ", ".join(live)
+    if not search.arriving:
+        warn(
+            f"recovered: the last of {counted} database error line(s) in {search.group} was logged at "
+            f"{search.newest}, before this run began ({search.arriving_since}); the live checks pass ({passing})"
         )
+        return
+    warn(
+        f"intermittent: {len(search.arriving)} database error line(s) logged during this run (since "
+        f"{search.arriving_since}; {counted} since {search.since}) while the live checks pass ({passing}): {lines}"
+    )
 
 
 def run_the_instances(state: Ec2State) -> None:
