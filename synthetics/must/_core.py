@@ -52,7 +52,11 @@ def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: Mode | 
     info = current_check.get()
     reads = info.reads if info is not None else ALL_READINGS
     reading = read_failure(exchange)
-    if reading is not None and (Reading.NO_ANSWER if reading.transport else Reading.EDGE_ANSWER) in reads:
+    if reading is not None and (
+        # The runner's own network failing is never the check's finding, whatever the check reads.
+        reading.failure_mode == Mode.RUNNER_OFFLINE
+        or (Reading.NO_ANSWER if reading.transport else Reading.EDGE_ANSWER) in reads
+    ):
         mode = reading.failure_mode
     else:
         mode = failure_mode or _running_check().detects

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from synthetics import match
 from synthetics.bounds import first_few
+from synthetics.catalogue import Mode
 from synthetics.exchange import Exchange
 from synthetics.http_failure import read_failure
 from synthetics.latency import Latency
@@ -19,7 +20,10 @@ def resolve(lookups: Sequence[Lookup]) -> None:
     __tracebackhide__ = True
     if any(lookup.ok for lookup in lookups):
         return
-    raise fail("; ".join(lookup.describe() for lookup in lookups))
+    offline = all(lookup.outcome == "no-route" for lookup in lookups)
+    raise fail(
+        "; ".join(lookup.describe() for lookup in lookups), failure_mode=Mode.RUNNER_OFFLINE if offline else None
+    )
 
 
 def lie_in_cloudflare(lookups: Sequence[Lookup]) -> None:
