@@ -1,10 +1,8 @@
 """The admin API's view: why a server is slow, and where outbound federation fails."""
 
-from fixtures.journeys import user_evidence
 from synthetics import match, must
 from synthetics.check import check
 from synthetics.exchange import Exchange
-from synthetics.survey import Survey
 from synthetics.target import Target
 
 
@@ -15,10 +13,9 @@ from synthetics.target import Target
     title="The admin API answers with the server version",
     needs=("origin",),
 )
-def test_server_version(survey: Survey, target: Target) -> None:
-    exchange: Exchange = user_evidence(survey, target, "admin:server_version")
+def test_server_version(admin_server_version: Exchange) -> None:
     must.match_response(
-        exchange, match.status(200), match.json_key_present("server_version"), failure_mode="origin-down"
+        admin_server_version, match.status(200), match.json_key_present("server_version"), failure_mode="origin-down"
     )
 
 
@@ -29,9 +26,8 @@ def test_server_version(survey: Survey, target: Target) -> None:
     title="No background updates are running or pending",
     needs=("origin",),
 )
-def test_no_background_updates(survey: Survey, target: Target) -> None:
-    exchange: Exchange = user_evidence(survey, target, "admin:background_updates")
-    must.have_no_pending_background_updates(exchange)
+def test_no_background_updates(background_updates: Exchange) -> None:
+    must.have_no_pending_background_updates(background_updates)
 
 
 @check(
@@ -41,9 +37,8 @@ def test_no_background_updates(survey: Survey, target: Target) -> None:
     title="No room has an outsized state",
     needs=("origin",),
 )
-def test_rooms_not_outsized(survey: Survey, target: Target) -> None:
-    exchange: Exchange = user_evidence(survey, target, "admin:rooms")
-    must.keep_rooms_small(exchange, target.thresholds.room_state_events)
+def test_rooms_not_outsized(admin_rooms: Exchange, target: Target) -> None:
+    must.keep_rooms_small(admin_rooms, target.thresholds.room_state_events)
 
 
 @check(
@@ -53,6 +48,5 @@ def test_rooms_not_outsized(survey: Survey, target: Target) -> None:
     title="No outbound federation destination is failing",
     needs=("origin",),
 )
-def test_federation_destinations(survey: Survey, target: Target) -> None:
-    exchange: Exchange = user_evidence(survey, target, "admin:destinations")
-    must.reach_destinations(exchange)
+def test_federation_destinations(federation_destinations: Exchange) -> None:
+    must.reach_destinations(federation_destinations)

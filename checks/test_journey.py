@@ -1,11 +1,8 @@
 """Synthetic user journeys: what people notice first. A message sent arrives; a picture comes back."""
 
-from fixtures.journeys import user_evidence
 from synthetics import must
 from synthetics.check import check
 from synthetics.journey import Journey
-from synthetics.survey import Survey
-from synthetics.target import Target
 
 
 @check(
@@ -16,9 +13,8 @@ from synthetics.target import Target
     title="A message the canary sends arrives through /sync within the budget",
     needs=("origin", "database"),
 )
-def test_message_delivered(survey: Survey, target: Target) -> None:
-    journey: Journey = user_evidence(survey, target, "journey:message")
-    must.complete(journey)
+def test_message_delivered(canary_message: Journey) -> None:
+    must.complete(canary_message)
 
 
 @check(
@@ -29,6 +25,5 @@ def test_message_delivered(survey: Survey, target: Target) -> None:
     title="A file the canary uploads downloads back byte for byte",
     needs=("origin", "database"),
 )
-def test_media_round_trip(survey: Survey, target: Target) -> None:
-    journey: Journey = user_evidence(survey, target, "journey:media")
-    must.complete(journey, media=True)
+def test_media_round_trip(canary_media: Journey) -> None:
+    must.complete(canary_media, media=True)
