@@ -1,12 +1,10 @@
 """The admin API's view: why a server is slow, and where outbound federation fails."""
 
-from fixtures.journeys import user_evidence
 from synthetics import must
 from synthetics.catalogue import Mode
 from synthetics.check import Reading, Severity, check
 from synthetics.exchange import Exchange
 from synthetics.layers import Layer
-from synthetics.survey import Survey
 from synthetics.target import Target
 
 
@@ -18,9 +16,8 @@ from synthetics.target import Target
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
 )
-def test_server_version(survey: Survey, target: Target) -> None:
-    exchange: Exchange = user_evidence(survey, target, "admin:server_version")
-    must.answer_the_server_version(exchange)
+def test_server_version(admin_server_version: Exchange) -> None:
+    must.answer_the_server_version(admin_server_version)
 
 
 @check(
@@ -31,9 +28,8 @@ def test_server_version(survey: Survey, target: Target) -> None:
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
 )
-def test_no_background_updates(survey: Survey, target: Target) -> None:
-    exchange: Exchange = user_evidence(survey, target, "admin:background_updates")
-    must.have_no_pending_background_updates(exchange)
+def test_no_background_updates(background_updates: Exchange) -> None:
+    must.have_no_pending_background_updates(background_updates)
 
 
 @check(
@@ -44,9 +40,8 @@ def test_no_background_updates(survey: Survey, target: Target) -> None:
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
 )
-def test_rooms_not_outsized(survey: Survey, target: Target) -> None:
-    exchange: Exchange = user_evidence(survey, target, "admin:rooms")
-    must.keep_rooms_small(exchange, target.thresholds.room_state_events)
+def test_rooms_not_outsized(admin_rooms: Exchange, target: Target) -> None:
+    must.keep_rooms_small(admin_rooms, target.thresholds.room_state_events)
 
 
 @check(
@@ -57,6 +52,5 @@ def test_rooms_not_outsized(survey: Survey, target: Target) -> None:
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
 )
-def test_federation_destinations(survey: Survey, target: Target) -> None:
-    exchange: Exchange = user_evidence(survey, target, "admin:destinations")
-    must.reach_destinations(exchange)
+def test_federation_destinations(federation_destinations: Exchange) -> None:
+    must.reach_destinations(federation_destinations)

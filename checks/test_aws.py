@@ -1,39 +1,16 @@
 """The AWS side, where the runbook's remediations live: ECS, RDS, the S3 media bucket, the logs."""
 
-import os
-from typing import Any
-
 import pytest
 
-from fixtures.aws import aws_evidence
 from synthetics import must
 from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, PublicAccess, RdsState
 from synthetics.catalogue import Mode
 from synthetics.check import RunMode, Severity, check
 from synthetics.layers import Layer
-from synthetics.survey import Survey
 from synthetics.target import Target
 
 # Before a deploy, the database and the capacity count as much as the public surface.
 CAPACITY = (RunMode.GATE_PRE, RunMode.GATE_POST, RunMode.TRIAGE)
-
-
-@pytest.fixture
-def ecs_state(survey: Survey, target: Target) -> EcsState:
-    state: EcsState = aws_evidence(survey, target, "aws:ecs", "aws.ecs")
-    return state
-
-
-@pytest.fixture
-def rds_state(survey: Survey, target: Target) -> RdsState:
-    state: RdsState = aws_evidence(survey, target, "aws:rds", "aws.rds")
-    return state
-
-
-@pytest.fixture
-def media_canary(survey: Survey, target: Target) -> CanaryResult:
-    result: CanaryResult = aws_evidence(survey, target, "aws:s3", "aws.s3.media_bucket")
-    return result
 
 
 @check(
@@ -65,9 +42,9 @@ def test_ecs_deployment_settled(ecs_state: EcsState) -> None:
     title="ECS CPU and memory utilisation are under their thresholds",
     modes=CAPACITY,
 )
-def test_ecs_utilisation(survey: Survey, target: Target) -> None:
-    utilisation: dict[str, Any] = aws_evidence(survey, target, "aws:ecs_utilisation", "aws.ecs")
-    must.stay_under_utilisation(utilisation, target.thresholds.ecs_cpu_percent, target.thresholds.ecs_memory_percent)
+def test_ecs_utilisation(ecs_utilisation: dict[str, float | None], target: Target) -> None:
+    thresholds = target.thresholds
+    must.stay_under_utilisation(ecs_utilisation, thresholds.ecs_cpu_percent, thresholds.ecs_memory_percent)
 
 
 @check(
@@ -109,9 +86,8 @@ def test_s3_media_write(media_canary: CanaryResult) -> None:
     detects=Mode.SECURITY_EXPOSURE,
     title="Public access to the S3 media bucket is blocked",
 )
-def test_s3_public_access_blocked(survey: Survey, target: Target) -> None:
-    access: PublicAccess = aws_evidence(survey, target, "aws:s3_public_access", "aws.s3.media_bucket")
-    must.block_public_access(access)
+def test_s3_public_access_blocked(s3_public_access: PublicAccess) -> None:
+    must.block_public_access(s3_public_access)
 
 
 @check(
@@ -120,9 +96,8 @@ def test_s3_public_access_blocked(survey: Survey, target: Target) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="No database errors in the homeserver's logs",
 )
-def test_logs_free_of_database_errors(survey: Survey, target: Target) -> None:
-    search: LogSearch = aws_evidence(survey, target, "aws:logs", "aws.logs")
-    must.log_no_database_errors(search)
+def test_logs_free_of_database_errors(log_search: LogSearch) -> None:
+    must.log_no_database_errors(log_search)
 
 
 @check(
@@ -131,9 +106,8 @@ def test_logs_free_of_database_errors(survey: Survey, target: Target) -> None:
     detects=Mode.ORIGIN_DOWN,
     title="The EC2 instance Synapse runs on is running and passes its status checks",
 )
-def test_ec2_instance_running(survey: Survey, target: Target) -> None:
-    state: Ec2State = aws_evidence(survey, target, "aws:ec2", "aws.ec2")
-    must.run_the_instances(state)
+def test_ec2_instance_running(ec2_state: Ec2State) -> None:
+    must.run_the_instances(ec2_state)
 
 
 @check(
@@ -143,9 +117,5 @@ def test_ec2_instance_running(survey: Survey, target: Target) -> None:
     title="The database answers a direct read-only probe, with connections to spare",
     modes=CAPACITY,
 )
-def test_database_direct_probe(survey: Survey, target: Target) -> None:
-    variable = target.aws.rds.dsn_env if target.aws and target.aws.rds else None
-    if variable and not os.environ.get(variable):
-        pytest.skip(f"aws.rds.dsn_env names {variable}, which is not set")
-    probe: DatabaseProbe = aws_evidence(survey, target, "aws:database", "aws.rds.dsn_env")
-    must.answer_directly(probe)
+def test_database_direct_probe(database_probe: DatabaseProbe) -> None:
+    must.answer_directly(database_probe)

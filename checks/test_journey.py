@@ -1,13 +1,10 @@
 """Synthetic user journeys: what people notice first. A message sent arrives; a picture comes back."""
 
-from fixtures.journeys import user_evidence
 from synthetics import must
 from synthetics.catalogue import Mode
 from synthetics.check import Reading, Severity, check
 from synthetics.journey import Journey
 from synthetics.layers import Layer
-from synthetics.survey import Survey
-from synthetics.target import Target
 
 
 @check(
@@ -19,9 +16,8 @@ from synthetics.target import Target
     needs=("origin", "database"),
     reads=(Reading.EDGE_ANSWER,),
 )
-def test_message_delivered(survey: Survey, target: Target) -> None:
-    journey: Journey = user_evidence(survey, target, "journey:message")
-    must.complete(journey)
+def test_message_delivered(canary_message: Journey) -> None:
+    must.complete(canary_message)
 
 
 @check(
@@ -33,6 +29,5 @@ def test_message_delivered(survey: Survey, target: Target) -> None:
     needs=("origin", "database"),
     reads=(Reading.EDGE_ANSWER,),
 )
-def test_media_round_trip(survey: Survey, target: Target) -> None:
-    journey: Journey = user_evidence(survey, target, "journey:media")
-    must.complete(journey)
+def test_media_round_trip(canary_media: Journey) -> None:
+    must.complete(canary_media)

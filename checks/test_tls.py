@@ -2,7 +2,7 @@
 
 import pytest
 
-from fixtures.evidence import HOST_ROLES
+from fixtures.surface import HOST_ROLES
 from synthetics import must
 from synthetics.catalogue import Mode
 from synthetics.check import Severity, check

@@ -25,6 +25,7 @@ def write_config(layout: Layout, *, port: int, origin_port: int, closed_port: in
         wellknown_server={"m.server": f"{PUBLIC_HOST}:443"},
         wellknown_client={"m.homeserver": {"base_url": f"https://{PUBLIC_HOST}"}},
         closed_ports=[closed_port],
+        request_log=str(layout.edge_requests),
     )
     save_config(layout.edge_json, config)
 

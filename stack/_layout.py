@@ -111,6 +111,11 @@ class Layout:
         return self.root / "edge.log"
 
     @property
+    def edge_requests(self) -> Path:
+        # One JSON line per request the edge answered (see `stack.edge._config.EdgeConfig.request_log`).
+        return self.root / "edge-requests.jsonl"
+
+    @property
     def ca_pem(self) -> Path:
         return self.root / "ca.pem"
 

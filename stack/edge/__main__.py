@@ -21,6 +21,7 @@ from hypercorn.protocol.h2 import H2Protocol
 
 from stack.edge._app import EdgeApp
 from stack.edge._config import ConfigSource, EdgeConfig
+from stack.edge._request_log import RequestLog
 
 TLS_CLOSE_WAIT_S = 0.5
 
@@ -96,14 +97,21 @@ async def run(path: Path) -> None:
     loop.set_exception_handler(_quiet_tls_close)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    with closed_ports(config.listen_host, config.closed_ports):
-        # Per-request timeouts come from edge.json; this default only guards anything that forgets one.
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False, follow_redirects=False) as client:
-            await serve(
-                EdgeApp(source, client),  # type: ignore[arg-type]  # plain ASGI 3 callable
-                hypercorn_config(config),
-                shutdown_trigger=stopping.wait,
-            )
+    requests = RequestLog(Path(config.request_log)) if config.request_log else None
+    try:
+        with closed_ports(config.listen_host, config.closed_ports):
+            # Per-request timeouts come from edge.json; this default only guards anything that forgets one.
+            async with httpx.AsyncClient(
+                timeout=httpx.Timeout(10.0), trust_env=False, follow_redirects=False
+            ) as client:
+                await serve(
+                    EdgeApp(source, client, requests),  # type: ignore[arg-type]  # plain ASGI 3 callable
+                    hypercorn_config(config),
+                    shutdown_trigger=stopping.wait,
+                )
+    finally:
+        if requests is not None:
+            requests.close()
 
 
 def main(argv: list[str]) -> int:

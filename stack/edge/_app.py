@@ -29,6 +29,7 @@ from stack.edge._config import ConfigSource, EdgeConfig
 from stack.edge._faults import Switches, corrupt_signatures, fake_event_id, is_key_path, is_send, switches
 from stack.edge._pages import challenge_page, error_page, new_ray_id
 from stack.edge._proxy import failure_status, forward
+from stack.edge._request_log import RequestLog
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,10 @@ _WELLKNOWN = {
 
 
 class EdgeApp:
-    def __init__(self, source: ConfigSource, client: httpx.AsyncClient) -> None:
+    def __init__(self, source: ConfigSource, client: httpx.AsyncClient, requests: RequestLog | None = None) -> None:
         self._source = source
         self._client = client
+        self._requests = requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -72,6 +74,8 @@ class EdgeApp:
         if switches(config.faults).no_edge_identity:
             identity = [(b"server", b"nginx")]
         reply.headers = [(k, v) for k, v in reply.headers if k.lower() not in {b"server", b"cf-ray"}] + identity
+        if self._requests is not None:
+            self._requests.record(scope, _host(scope), reply.status)
         await send_reply(send, reply, head_only=scope["method"] == "HEAD")
 
     async def _route(self, config: EdgeConfig, scope: Scope, receive: Receive, ray_id: str) -> Reply:

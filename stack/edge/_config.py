@@ -41,6 +41,9 @@ class EdgeConfig:
     # Ports held bound but never listening, so connecting there is refused: Cloudflare proxies
     # only a few HTTPS ports, and the target maps 8448 (federation's default) here.
     closed_ports: list[int] = field(default_factory=list)
+    # Where the edge appends one JSON line per request (host, method, path, query keys, status), so a
+    # test can count what a run asked of it; None: no request log. Read at process start.
+    request_log: str | None = None
     # Fault switches, by name, each with its parameters (see `_faults.Switches`). Unknown names
     # are kept and ignored; healing a fault removes its switch, leaving the rest as it was.
     faults: dict[str, Any] = field(default_factory=dict)

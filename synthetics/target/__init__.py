@@ -11,7 +11,7 @@ from synthetics.target._document import Target
 from synthetics.target._load import load_target, parse_target
 from synthetics.target._reader import TargetError
 from synthetics.target._schema import describe
-from synthetics.target._sections import Canary
+from synthetics.target._sections import Canary, Homeserver
 
 # Exactly what other modules import; the other sections are reached as attributes of a Target.
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Canary",
     "Ec2Settings",
     "EcsSettings",
+    "Homeserver",
     "Target",
     "TargetError",
     "describe",
