@@ -20,13 +20,28 @@ from synthetics.credentials import MissingCredential, token
 from synthetics.probe import Prober
 from synthetics.target import Target
 
-__all__ = ["Evidence", "Probe", "ProbeInputs", "RunSettings", "Survey", "UnplannedProbe", "checked", "closure"]
+__all__ = [
+    "Evidence",
+    "Probe",
+    "ProbeInputs",
+    "ProbeOverdue",
+    "RunSettings",
+    "Survey",
+    "UnplannedProbe",
+    "checked",
+    "closure",
+    "longest_chain",
+]
 
 T = TypeVar("T")
 
 
 class UnplannedProbe(LookupError):
     """A probe this run did not plan was read: a mistake in the suite, never a reason to skip."""
+
+
+class ProbeOverdue(TimeoutError):
+    """A probe did not finish within the run's deadline for it: the check says so, and the run ends."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,21 @@ def checked(probe: Probe[T], value: object) -> T:
     return value
 
 
+def longest_chain(probes: Iterable[Probe[Any]]) -> int:
+    """How many probes wait one after another at most (a probe after the probes it reads): the number
+    of network deadlines the slowest path through the plan can take."""
+    depth: dict[Probe[Any], int] = {}
+
+    def of(probe: Probe[Any], seen: frozenset[Probe[Any]]) -> int:
+        if probe not in depth:
+            if probe in seen:
+                raise ValueError(f"probe {probe.name} reads itself, through {', '.join(p.name for p in seen)}")
+            depth[probe] = 1 + max((of(read, seen | {probe}) for read in probe.reads), default=0)
+        return depth[probe]
+
+    return max((of(probe, frozenset()) for probe in probes), default=0)
+
+
 def closure(probes: Iterable[Probe[Any]]) -> frozenset[Probe[Any]]:
     """The probes with every probe they read, transitively."""
     found: set[Probe[Any]] = set()
@@ -141,8 +171,12 @@ class Survey:
         settings: RunSettings,
         *,
         finished: Finished | None = None,
+        deadline_s: float | None = None,
     ) -> None:
         self.target = target
+        # Every wait on a result ends by then, so a run always ends with a complete verdict.
+        self._deadline_s = deadline_s
+        self._started_at = time.monotonic()
         self.prober = prober
         self.settings = settings
         self.plan = closure(plan)
@@ -156,6 +190,7 @@ class Survey:
             if self._started:
                 return
             self._started = True
+            self._started_at = time.monotonic()
         for probe, future in self._futures.items():
             threading.Thread(target=self._run, args=(probe, future), name=f"probe:{probe.name}", daemon=True).start()
 
@@ -165,7 +200,17 @@ class Survey:
         if future is None:
             raise UnplannedProbe(f"probe {probe.name} is not in this run's plan")
         self.start()
-        return checked(probe, future.result())
+        if self._deadline_s is None:
+            return checked(probe, future.result())
+        left = self._started_at + self._deadline_s - time.monotonic()
+        try:
+            return checked(probe, future.result(timeout=max(0.0, left)))
+        except TimeoutError as overdue:
+            if future.done():
+                raise  # the probe itself raised a TimeoutError: its own finding
+            raise ProbeOverdue(
+                f"probe {probe.name} did not finish within the run's {self._deadline_s:g} s for it"
+            ) from overdue
 
     def unfinished(self, deadline: float) -> list[Probe[Any]]:
         """Waits until every probe has finished or the monotonic `deadline` passes; those still running."""
