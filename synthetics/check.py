@@ -17,7 +17,6 @@ from synthetics.layers import Layer
 
 __all__ = [
     "ALL_READINGS",
-    "SERVER_VERSION",
     "CheckInfo",
     "Reading",
     "RunMode",
@@ -28,8 +27,6 @@ __all__ = [
 ]
 
 MARKER = "check"
-# A check's recorded property naming the server software that answered (for the report).
-SERVER_VERSION = "server_version"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
