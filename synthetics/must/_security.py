@@ -11,8 +11,8 @@ def be_unreachable(exchange: Exchange, what: str) -> None:
     __tracebackhide__ = True
     if exchange.error is None and exchange.status is not None and 200 <= exchange.status < 300:
         raise fail(
-            f"{exchange.request_line} answered {exchange.status} through the public edge: "
-            f"{what} is exposed to the internet"
+            f"answered {exchange.status} through the public edge: {what} is exposed to the internet",
+            exchange=exchange,
         )
 
 
@@ -26,5 +26,6 @@ def keep_registration_closed(exchange: Exchange, open_by_design: bool) -> None:
     ungated = [flow for flow in flows if set(flow) <= {"m.login.dummy", "m.login.terms"}]
     if ungated:
         raise fail(
-            f"{exchange.request_line}: registration is open to anyone (flow {' -> '.join(ungated[0]) or 'none'})"
+            f"registration is open to anyone (flow {' -> '.join(ungated[0]) or 'none'})",
+            exchange=exchange,
         )

@@ -98,8 +98,9 @@ def not_be_challenged(probes: Mapping[str, Exchange]) -> None:
             (exchange.header("cf-mitigated") or "").lower() == "challenge" or "Just a moment" in exchange.text
         ):
             raise fail(
-                f"{exchange.request_line} as {agent!r} answered {exchange.status} with a challenge "
+                f"answered {exchange.status} with a challenge to User-Agent {agent!r} "
                 f"(cf-mitigated: {exchange.header('cf-mitigated')}; cf-ray: {exchange.header('cf-ray')}): "
                 "homeservers and bots cannot pass it",
+                exchange=exchange,
             )
         match_response(exchange, match.status(200))
