@@ -151,3 +151,9 @@ def test_a_crashing_check_with_tb_long_shows_the_traceback(tmp_path: Path) -> No
     crashed = failures(run.output)[0]
     text = "\n".join(crashed.lines)
     assert "def test_reads_the_server_block():" in text and re.search(r"^E\s+KeyError: 'server'", text, re.M), text
+
+
+def test_a_crashing_check_with_tb_line_reads_in_one_line(tmp_path: Path) -> None:
+    run = crashing(tmp_path, "--tb=line")
+    assert re.search(r"^\S*test_crashing.py:8: KeyError: 'server'$", run.output, re.M), run.output
+    assert "suite error in call" not in run.output
