@@ -2,9 +2,10 @@
 
 import pytest
 
+from fixtures.report_data import report_server_version
 from synthetics import match, must
 from synthetics.catalogue import Mode
-from synthetics.check import SERVER_VERSION, Reading, Severity, check
+from synthetics.check import Reading, Severity, check
 from synthetics.exchange import Exchange, Followed
 from synthetics.federation import AddressKeys, Resolution
 from synthetics.layers import Layer
@@ -59,7 +60,7 @@ def test_federation_version(federation_version: Exchange, request: pytest.Fixtur
     must.match_response(federation_version, match.status(200), match.json_key_present("server.name"))
     server = federation_version.json()["server"]
     # For the report's environment: which server software answered.
-    request.node.user_properties.append((SERVER_VERSION, f"{server.get('name')} {server.get('version', '')}".strip()))
+    report_server_version(request, f"{server.get('name')} {server.get('version', '')}".strip())
 
 
 @check(

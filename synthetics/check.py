@@ -17,7 +17,7 @@ from synthetics.layers import Layer
 
 __all__ = [
     "ALL_READINGS",
-    "SERVER_VERSION",
+    "WRITES",
     "CheckInfo",
     "Reading",
     "RunMode",
@@ -28,8 +28,8 @@ __all__ = [
 ]
 
 MARKER = "check"
-# A check's recorded property naming the server software that answered (for the report).
-SERVER_VERSION = "server_version"
+# The marker of a check that changes something (an object, a message): --read-only skips it.
+WRITES = "writes"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,10 +47,23 @@ class Severity(StrEnum):
 class RunMode(StrEnum):
     """Run modes (pytest markers, chosen with -m): which checks each use of the suite runs."""
 
-    SMOKE = "smoke"  # the public surface only: seconds, safe to run every minute
-    GATE_PRE = "gate_pre"  # before a deploy: is production healthy enough to deploy onto
-    GATE_POST = "gate_post"  # after a deploy (with --wait-stable): everything
-    TRIAGE = "triage"  # everything, for a person in an incident
+    SMOKE = "smoke"
+    GATE_PRE = "gate_pre"
+    GATE_POST = "gate_post"
+    TRIAGE = "triage"
+
+    @property
+    def purpose(self) -> str:
+        """What the mode is for: the marker's description in `pytest --markers`."""
+        return _PURPOSES[self]
+
+
+_PURPOSES = {
+    RunMode.SMOKE: "the public surface only: seconds, safe to run every minute",
+    RunMode.GATE_PRE: "before a deploy: is production healthy enough to deploy onto",
+    RunMode.GATE_POST: "after a deploy (with --wait-stable): everything",
+    RunMode.TRIAGE: "everything, with full evidence, for a person in an incident",
+}
 
 
 class Reading(StrEnum):
@@ -110,7 +123,7 @@ def check(
     """
     layer, severity, detects = Layer(layer), Severity(severity), Mode(detects)
     chosen = default_modes(layer) if modes is None else tuple(RunMode(mode) for mode in modes)
-    marks = [getattr(pytest.mark, mode.value) for mode in chosen] + ([pytest.mark.writes] if writes else [])
+    marks = [getattr(pytest.mark, mode.value) for mode in chosen] + ([getattr(pytest.mark, WRITES)] if writes else [])
     mode = CATALOGUE[detects]
 
     def decorate(function: F) -> F:

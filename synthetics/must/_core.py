@@ -13,13 +13,21 @@ from synthetics.match import Matcher
 
 
 class CheckFailed(AssertionError):
-    """A check found its fault. The message starts with the failure mode, for people and for Allure."""
+    """A check found its fault. The message starts with the failure mode, for people and for Allure.
 
-    def __init__(self, failure_mode: Mode, message: str) -> None:
-        message = bounded(message)
-        super().__init__(f"[{failure_mode}] {message}")
+    Its parts stay apart for the report of a failed check (fixtures/failure_report.py), which puts
+    what was expected and seen on one line and the request it was seen in on the next. Each part
+    is bounded: a hostile server makes evidence as large as it likes.
+    """
+
+    def __init__(self, failure_mode: Mode, finding: str, *, request_line: str | None = None) -> None:
         self.failure_mode = failure_mode
-        self.detail = message
+        self.finding = finding = bounded(finding)  # what was expected and what was seen
+        # The HTTP request whose answer was judged, when it was one.
+        self.request_line = request_line = bounded(request_line, 300) if request_line else None
+        # The verdict's message: one line with both, the request first.
+        self.detail = bounded(f"{request_line}: {finding}" if request_line else finding)
+        super().__init__(f"[{failure_mode}] {self.detail}")
 
 
 def _running_check() -> CheckInfo:
@@ -30,10 +38,12 @@ def _running_check() -> CheckInfo:
     return info
 
 
-def fail(message: str, *, failure_mode: Mode | None = None) -> CheckFailed:
+def fail(message: str, *, failure_mode: Mode | None = None, exchange: Exchange | None = None) -> CheckFailed:
     """Builds the failure for `raise`: the mode the check declared, unless the evidence proves a
-    lower layer's (`failure_mode`, a cause the helper read in the evidence)."""
-    return CheckFailed(failure_mode or _running_check().detects, message)
+    lower layer's (`failure_mode`, a cause the helper read in the evidence). `exchange` is the HTTP
+    evidence the message is about, when there is one: its request line is reported with it."""
+    mode = failure_mode or _running_check().detects
+    return CheckFailed(mode, message, request_line=exchange.request_line if exchange is not None else None)
 
 
 def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: Mode | None = None) -> None:
@@ -61,12 +71,12 @@ def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: Mode | 
     else:
         mode = failure_mode or _running_check().detects
     if exchange.error is not None:
-        parts = [f"{exchange.request_line}: no HTTP response ({exchange.error})"]
+        parts = [f"no HTTP response ({exchange.error})"]
         if exchange.reused_failure:
             parts.append("not retried: an earlier probe of this host already failed this way")
     else:
-        parts = [f"{exchange.request_line}: {problems[0]}", reading.meaning if reading else "", _edge_trace(exchange)]
-    raise CheckFailed(mode, "; ".join(p for p in parts if p))
+        parts = [problems[0], reading.meaning if reading else "", _edge_trace(exchange)]
+    raise CheckFailed(mode, "; ".join(p for p in parts if p), request_line=exchange.request_line)
 
 
 def _edge_trace(exchange: Exchange) -> str:

@@ -22,15 +22,16 @@ def delegate(followed: Followed, expected: str) -> None:
     for hop in followed.insecure_hops:
         warn(f"insecure hop in discovery: {hop}")
     if followed.problem:
-        raise fail(f"{followed.exchanges[0].request_line}: {followed.problem}")
+        raise fail(followed.problem, exchange=followed.exchanges[0])
     match_response(final, match.status(200))
     reading = read_well_known_server(final.status, final.headers, final.body)
     if reading.m_server is None:
-        raise fail(f"{final.request_line}: {reading.problem}")
+        raise fail(f"{reading.problem}", exchange=final)
     if reading.m_server != expected:
         raise fail(
-            f"{final.request_line}: m.server is {reading.m_server!r}, expected {expected!r}: "
+            f"m.server is {reading.m_server!r}, expected {expected!r}: "
             "other servers would send this homeserver's federation traffic elsewhere",
+            exchange=final,
         )
     for warning in reading.warnings:
         warn(f"{final.request_line}: {warning}")
@@ -60,7 +61,7 @@ def serve_valid_keys(exchange: Exchange, server_name: str) -> KeysReading:
     match_response(exchange, match.status(200), match.json_body())
     reading = read_server_keys(exchange.json(), server_name)
     if reading.problems:
-        raise fail(f"{exchange.request_line}: {'; '.join(reading.problems)}")
+        raise fail("; ".join(reading.problems), exchange=exchange)
     for warning in reading.warnings:
         warn(f"{exchange.request_line}: {warning}")
     return reading
@@ -91,11 +92,7 @@ def advertise_homeserver(exchange: Exchange, base_url: str) -> None:
         raise fail(f"{exchange.request_line}: m.homeserver is {seen}, expected an object with a base_url")
     advertised = homeserver.get("base_url")
     if not isinstance(advertised, str) or advertised.rstrip("/") != base_url.rstrip("/"):
-        raise fail(
-            f"{exchange.request_line}: m.homeserver.base_url is {advertised!r}, expected {base_url!r}",
-        )
+        raise fail(f"m.homeserver.base_url is {advertised!r}, expected {base_url!r}", exchange=exchange)
     cors = exchange.header("access-control-allow-origin")
     if cors != "*":
-        raise fail(
-            f"{exchange.request_line}: Access-Control-Allow-Origin is {cors!r}, expected '*' (web clients need it)",
-        )
+        raise fail(f"Access-Control-Allow-Origin is {cors!r}, expected '*' (web clients need it)", exchange=exchange)

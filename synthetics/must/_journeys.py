@@ -14,7 +14,7 @@ def complete(journey: Journey) -> None:
     failed = journey.failed
     if failed is not None and failed.exchange is not None:
         match_response(failed.exchange, match.status(200), failure_mode=cause)
-        raise fail(f"{failed.exchange.request_line}: {failed.note or journey.problem}", failure_mode=cause)
+        raise fail(f"{failed.note or journey.problem}", failure_mode=cause, exchange=failed.exchange)
     if journey.problem:
         raise fail(journey.problem, failure_mode=cause)
     if journey.latency_ms is not None:

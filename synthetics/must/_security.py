@@ -16,8 +16,8 @@ def be_unreachable(exchange: Exchange, what: str) -> None:
         match_response(exchange)
     if exchange.error is None and exchange.status is not None and 200 <= exchange.status < 300:
         raise fail(
-            f"{exchange.request_line} answered {exchange.status} through the public edge: "
-            f"{what} is exposed to the internet"
+            f"answered {exchange.status} through the public edge: {what} is exposed to the internet",
+            exchange=exchange,
         )
 
 
@@ -32,7 +32,8 @@ def keep_registration_closed(exchange: Exchange, open_by_design: bool) -> None:
     ungated = [flow for flow in flows if set(flow) <= {"m.login.dummy", "m.login.terms"}]
     if ungated:
         raise fail(
-            f"{exchange.request_line}: registration is open to anyone (flow {' -> '.join(ungated[0]) or 'none'})"
+            f"registration is open to anyone (flow {' -> '.join(ungated[0]) or 'none'})",
+            exchange=exchange,
         )
 
 

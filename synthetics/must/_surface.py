@@ -109,9 +109,10 @@ def not_be_challenged(probes: Mapping[str, Exchange]) -> None:
             match_response(exchange)  # no answer is no evidence: the transport's failure, never a pass
         if _challenged(exchange):
             raise fail(
-                f"{exchange.request_line} as {agent!r} answered {exchange.status} with a challenge "
+                f"answered {exchange.status} with a challenge to User-Agent {agent!r} "
                 f"(cf-mitigated: {exchange.header('cf-mitigated')}; cf-ray: {exchange.header('cf-ray')}): "
-                "homeservers and bots cannot pass it"
+                "homeservers and bots cannot pass it",
+                exchange=exchange,
             )
 
 

@@ -36,8 +36,8 @@ class SuiteRun:
         return {check["id"]: check["outcome"] for check in self.verdict["checks"]}
 
 
-def run_suite(workdir: Path, *args: str, env: dict[str, str] | None = None) -> SuiteRun:
-    """`python -m pytest ARGS` from the repository, with its outputs kept under `workdir`."""
+def run_suite(workdir: Path, *args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> SuiteRun:
+    """`python -m pytest ARGS` from the repository (or from `cwd`), with its outputs kept under `workdir`."""
     verdict = workdir / "verdict.json"
     command = [
         sys.executable,
@@ -51,7 +51,7 @@ def run_suite(workdir: Path, *args: str, env: dict[str, str] | None = None) -> S
     ]
     completed = subprocess.run(
         command,
-        cwd=REPO,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,

@@ -1,0 +1,55 @@
+"""Report data travels from an xdist worker to the controller as plain values and arrives as records."""
+
+import execnet
+import pytest
+
+from fixtures.report_data import Blocked, Carried, Result, ServerVersion, Warnings, carry
+from synthetics.catalogue import Mode
+from synthetics.check import CheckInfo, Reading, Severity
+from synthetics.layers import Layer
+from synthetics.record import Outcome
+
+INFO = CheckInfo(
+    id="client_api.database_answers",
+    title="A database-backed endpoint answers",
+    layer=Layer.CLIENT_API,
+    severity=Severity.CRITICAL,
+    detects=Mode.DATABASE_ERRORS,
+    needs=("origin",),
+    reads=(Reading.EDGE_ANSWER,),
+    proven_by=("db-down",),
+)
+
+
+def over_execnet(properties: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """What the controller receives: execnet's own serializer refuses anything but plain values."""
+    received: list[tuple[str, object]] = execnet.loads(execnet.dumps(properties))
+    return received
+
+
+def test_every_record_survives_the_trip_between_processes() -> None:
+    properties: list[tuple[str, object]] = [("someone_elses", "kept apart")]
+    blocked = Blocked("client_api.versions", "GET https://chat.example.org/_matrix/client/versions -> no response")
+    result = Result(Outcome.FAILED, Mode.DATABASE_ERRORS, "expected HTTP 404, saw 500")
+    for record in (INFO, result, blocked, ServerVersion("Synapse 1.163.2"), Warnings(("slow", "slower"))):
+        carry(properties, record)
+    carried = Carried.of(over_execnet(properties))
+    assert carried == Carried(INFO, result, blocked, ServerVersion("Synapse 1.163.2"), Warnings(("slow", "slower")))
+    # Rebuilt as the enums, not as look-alike strings.
+    assert carried.check is not None and type(carried.check.layer) is Layer
+    assert carried.result is not None and type(carried.result.outcome) is Outcome
+
+
+def test_a_record_with_an_enum_left_in_would_not_travel() -> None:
+    # Why `carry` turns enums into their values: execnet refuses a str subclass.
+    with pytest.raises(execnet.DataFormatError):
+        execnet.dumps([("synthetics_result", {"outcome": Outcome.FAILED})])
+
+
+def test_a_report_without_records_carries_none() -> None:
+    assert Carried.of([("junit_property", "x")]) == Carried()
+
+
+def test_the_skip_reason_people_read_names_the_blocker() -> None:
+    blocked = Blocked("client_api.versions", "GET https://chat.example.org/ -> HTTP/2 502 in 12 ms")
+    assert blocked.reason == "blocked by client_api.versions: GET https://chat.example.org/ -> HTTP/2 502 in 12 ms"
