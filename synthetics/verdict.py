@@ -16,7 +16,7 @@ from synthetics.record import CheckRecord, Outcome
 from synthetics.redact import Redactor
 from synthetics.target import Target
 
-__all__ = ["SCHEMA", "Status", "Verdict", "build_verdict", "summary_lines", "write_verdict"]
+__all__ = ["EXIT_STATUS", "SCHEMA", "Status", "Verdict", "build_verdict", "summary_lines", "write_verdict"]
 
 SCHEMA = 1
 _MAX_WARNINGS = 20  # per check
@@ -29,6 +29,10 @@ class Status(StrEnum):
     UNHEALTHY = "unhealthy"
     INCOMPLETE = "incomplete"  # interrupted, or could not finish
     INCONCLUSIVE = "inconclusive"  # the runner itself could not reach the network: nothing said about chat
+
+
+# The process's exit status for each verdict status (4, a bad target, comes before any verdict).
+EXIT_STATUS = {Status.HEALTHY: 0, Status.UNHEALTHY: 1, Status.INCOMPLETE: 2, Status.INCONCLUSIVE: 6}
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,11 @@ def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
         f"Synthetics: {verdict.status.upper()}: target {verdict.target}, {tally or 'no checks ran'}, "
         f"{verdict.duration_s:.1f} s (verdict: {verdict_path})"
     ]
+    if verdict.status == Status.INCONCLUSIVE:
+        lines.append(
+            "  the runner could not reach the network: nothing here is about chat; what it tried is below. "
+            "Check the runner, or run from another vantage point"
+        )
     if verdict.note:
         lines.append(f"  note: {verdict.note}")
     for number, entry in enumerate(verdict.diagnosis, start=1):
