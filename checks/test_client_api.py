@@ -13,6 +13,7 @@ from synthetics.layers import Layer
     severity=Severity.CRITICAL,
     detects=Mode.ORIGIN_DOWN,
     title="Client API answers /versions with its spec versions",
+    needs=("dns:chat-host", "tls:chat-host"),
 )
 def test_versions(client_versions: Exchange) -> None:
     # curl -sf <base_url>/_matrix/client/versions | grep -o '"versions"'

@@ -1,4 +1,4 @@
-"""DNS: the chat host and the server name resolve, through Cloudflare when the target says so."""
+"""DNS: the chat host, the server name and the delegated host resolve, through Cloudflare when the target says so."""
 
 import pytest
 
@@ -10,7 +10,7 @@ from synthetics.layers import Layer
 from synthetics.resolve import Lookup
 from synthetics.target import Target
 
-pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES[:2], indirect=True)
+pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES, indirect=True)
 
 
 @check(
@@ -25,10 +25,9 @@ def test_resolves(dns_lookups: tuple[Lookup, ...]) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.DNS_MISCONFIGURED,
     title="Every address of the host is Cloudflare's (proxied, orange cloud)",
+    needs=("dns:{host_role}",),
 )
 def test_proxied_by_cloudflare(dns_lookups: tuple[Lookup, ...], target: Target) -> None:
     if target.edge.provider != "cloudflare":
         pytest.skip("edge.provider is not cloudflare")
-    if not any(lookup.ok for lookup in dns_lookups):
-        pytest.skip("no address to check: the host does not resolve (see dns.resolves)")
     must.lie_in_cloudflare(dns_lookups)

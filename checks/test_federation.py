@@ -18,6 +18,7 @@ from synthetics.target import Target
     detects=Mode.FEDERATION_BROKEN,
     title="/.well-known/matrix/server delegates to the expected host",
     reads=(Reading.EDGE_ANSWER,),
+    needs=("dns:server-name", "tls:server-name"),
 )
 def test_well_known_server(well_known_server: Followed, target: Target) -> None:
     assert target.homeserver is not None
@@ -31,6 +32,7 @@ def test_well_known_server(well_known_server: Followed, target: Target) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.FEDERATION_BROKEN,
     title="Server discovery finds a host and port for the server name",
+    needs=("dns:server-name",),
 )
 def test_server_discovery(federation_resolution: Resolution) -> None:
     must.discover(federation_resolution)
@@ -41,6 +43,7 @@ def test_server_discovery(federation_resolution: Resolution) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.FEDERATION_BROKEN,
     title="Federation goes to a port Cloudflare proxies",
+    needs=("dns:server-name",),
 )
 def test_federation_port_proxied(federation_resolution: Resolution, target: Target) -> None:
     if target.edge.provider != "cloudflare":
@@ -53,7 +56,7 @@ def test_federation_port_proxied(federation_resolution: Resolution, target: Targ
     severity=Severity.CRITICAL,
     detects=Mode.FEDERATION_BROKEN,
     title="The federation API answers /version",
-    needs=("origin",),
+    needs=("origin", "dns:delegated-host", "tls:delegated-host"),
     reads=(Reading.EDGE_ANSWER,),
 )
 def test_federation_version(federation_version: Exchange, request: pytest.FixtureRequest) -> None:
@@ -68,7 +71,7 @@ def test_federation_version(federation_version: Exchange, request: pytest.Fixtur
     severity=Severity.CRITICAL,
     detects=Mode.FEDERATION_BROKEN,
     title="Server keys name this server, are valid and every signature verifies",
-    needs=("origin",),
+    needs=("origin", "dns:delegated-host", "tls:delegated-host"),
     reads=(Reading.EDGE_ANSWER,),
 )
 def test_server_keys(server_keys: Exchange, target: Target) -> None:
@@ -81,7 +84,7 @@ def test_server_keys(server_keys: Exchange, target: Target) -> None:
     severity=Severity.NORMAL,
     detects=Mode.FEDERATION_BROKEN,
     title="Every address of the federation host serves the same keys",
-    needs=("origin",),
+    needs=("origin", "dns:delegated-host", "tls:delegated-host"),
     reads=(Reading.EDGE_ANSWER,),
 )
 def test_keys_same_on_every_address(keys_per_address: AddressKeys, target: Target) -> None:

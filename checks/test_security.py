@@ -13,6 +13,7 @@ from synthetics.target import Target
     severity=Severity.CRITICAL,
     detects=Mode.SECURITY_EXPOSURE,
     title="The admin API is not reachable through the public edge",
+    needs=("origin",),
 )
 def test_admin_api_not_exposed(public_admin_api: Exchange) -> None:
     must.be_unreachable(public_admin_api, "the Synapse admin API")
@@ -23,6 +24,7 @@ def test_admin_api_not_exposed(public_admin_api: Exchange) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.SECURITY_EXPOSURE,
     title="Metrics are not reachable through the public edge",
+    needs=("origin",),
 )
 def test_metrics_not_exposed(public_metrics: Exchange) -> None:
     must.be_unreachable(public_metrics, "/_synapse/metrics")
@@ -33,6 +35,7 @@ def test_metrics_not_exposed(public_metrics: Exchange) -> None:
     severity=Severity.NORMAL,
     detects=Mode.SECURITY_EXPOSURE,
     title="Registration is not open without a token or other gate",
+    needs=("origin",),
 )
 def test_registration_gated(public_registration: Exchange, target: Target) -> None:
     assert target.homeserver is not None

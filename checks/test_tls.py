@@ -18,6 +18,7 @@ pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES, indirect=True)
     severity=Severity.CRITICAL,
     detects=Mode.TLS_CERTIFICATE,
     title="The certificate chain verifies and names the host",
+    needs=("dns:{host_role}",),
 )
 def test_certificate_verifies(tls_report: TlsReport) -> None:
     must.verify_tls(tls_report)
@@ -28,11 +29,18 @@ def test_certificate_verifies(tls_report: TlsReport) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.TLS_CERTIFICATE,
     title="The certificate is not close to expiry",
+    needs=("dns:{host_role}",),
 )
 def test_certificate_not_expiring(tls_report: TlsReport, target: Target) -> None:
     must.last_days(tls_report, target.tls.min_days_remaining)
 
 
-@check(layer=Layer.TLS, severity=Severity.NORMAL, detects=Mode.TLS_CERTIFICATE, title="TLS 1.2 or newer is negotiated")
+@check(
+    layer=Layer.TLS,
+    severity=Severity.NORMAL,
+    detects=Mode.TLS_CERTIFICATE,
+    title="TLS 1.2 or newer is negotiated",
+    needs=("dns:{host_role}",),
+)
 def test_modern_protocol(tls_report: TlsReport) -> None:
     must.speak_modern_tls(tls_report)
