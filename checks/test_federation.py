@@ -32,7 +32,7 @@ def test_well_known_server(well_known_server: Followed, target: Target) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.FEDERATION_BROKEN,
     title="Server discovery finds a host and port for the server name",
-    needs=("dns:server-name",),
+    needs=("dns:server-name", "tls:server-name"),
 )
 def test_server_discovery(federation_resolution: Resolution) -> None:
     must.discover(federation_resolution)
@@ -43,7 +43,7 @@ def test_server_discovery(federation_resolution: Resolution) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.FEDERATION_BROKEN,
     title="Federation goes to a port Cloudflare proxies",
-    needs=("dns:server-name",),
+    needs=("dns:server-name", "tls:server-name"),
 )
 def test_federation_port_proxied(federation_resolution: Resolution, target: Target) -> None:
     if target.edge.provider != "cloudflare":

@@ -101,6 +101,8 @@ def _unreachable(host: str, port: int, error: BaseException) -> TlsReport:
         problem = ProbeError("refused", "connection refused")
     elif isinstance(error, socket.gaierror):
         problem = ProbeError("dns", f"name resolution failed ({error.strerror or error})")
+    elif isinstance(error, ssl.SSLError):
+        problem = ProbeError("tls", f"TLS handshake failed: {error.reason or error}")
     elif isinstance(error, OSError) and error.errno == errno.ENETUNREACH:
         problem = ProbeError("no-route", f"the runner has no route to the network ({error.strerror or error})")
     return TlsReport(host, port, "", False, None, None, None, None, (), error=problem)

@@ -44,6 +44,9 @@ class Verdict:
     checks: tuple[CheckRecord, ...]
     diagnosis: tuple[dict[str, Any], ...]
     note: str = ""
+    # The bound the run should end within: the network timeout for each probe of the longest chain
+    # of dependent probes, any --wait-stable, and 2 s (None before the plan is known).
+    deadline_s: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -52,6 +55,7 @@ class Verdict:
             "status": self.status,
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
+            **({"deadline_s": round(self.deadline_s, 3)} if self.deadline_s is not None else {}),
             "checks": [_record_json(record) for record in self.checks],
             "diagnosis": list(self.diagnosis),
         }
@@ -79,6 +83,7 @@ def build_verdict(
     records: list[CheckRecord],
     complete: bool,
     note: str = "",
+    deadline_s: float | None = None,
 ) -> Verdict:
     ordered = tuple(
         sorted(
@@ -110,6 +115,7 @@ def build_verdict(
         checks=ordered,
         diagnosis=diagnose(findings, ordered, target),
         note=bounded(note),
+        deadline_s=deadline_s,
     )
 
 
@@ -150,7 +156,9 @@ def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
     tally = ", ".join(f"{counts[o]} {o}" for o in Outcome if counts[o])
     lines = [
         f"Synthetics: {verdict.status.upper()}: target {verdict.target}, {tally or 'no checks ran'}, "
-        f"{verdict.duration_s:.1f} s (verdict: {verdict_path})"
+        f"{verdict.duration_s:.1f} s"
+        + (f" of its {verdict.deadline_s:g} s deadline" if verdict.deadline_s is not None else "")
+        + f" (verdict: {verdict_path})"
     ]
     if verdict.status == Status.INCONCLUSIVE:
         lines.append(

@@ -50,7 +50,9 @@ GITHUB = {
     "GITHUB_WORKFLOW": "synthetics",
 }
 # The check the brief of the report names; its title is read from the run, so a retitle is no break.
-VERSIONS_CHECK = "checks.test_client_api#test_versions"
+# The check that fails in the refused target: its resolver refuses, so the DNS check fails and
+# everything behind it is blocked (issue 12: blocked, not failed, at every layer).
+FAILING_CHECK = "checks.test_dns#test_resolves"
 REPORT_DEADLINE_S = 300  # `make report` may first run `npm ci` on a machine that never built one
 BROWSER_DEADLINE_S = 90
 CHROMIUM_FLAGS = (
@@ -353,7 +355,7 @@ def test_report_in_a_browser_names_the_failure_modes_and_the_checks(
     assert SKIPPED_CATEGORY in categories_page
 
     tree_page = rendered_text(served, tmp_path / "profile-tree")
-    assert failing_run.title_of(VERSIONS_CHECK) in tree_page, tree_page[:3000]
+    assert failing_run.title_of(FAILING_CHECK) in tree_page, tree_page[:3000]
     # The environment written by the plugin shows in the report's header.
     assert "refused.test" in tree_page and "suite_revision" in tree_page
 

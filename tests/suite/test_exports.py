@@ -57,7 +57,8 @@ def test_a_failing_run_is_exported_for_prometheus_ci_and_junit(
     metrics = (tmp_path / "synthetics.prom").read_text()
     assert 'synthetics_healthy{target="down"} 0' in metrics
     assert (
-        'synthetics_check_success{target="down",check="client_api.versions",layer="client-api",severity="critical"} 0'
+        # Issue 12: with the resolver refusing, the DNS check fails and client_api.versions is blocked.
+        'synthetics_check_success{target="down",check="dns.resolves[chat-host]",layer="dns",severity="critical"} 0'
         in metrics
     )
     diagnosed = {entry["failure_mode"] for entry in run.verdict["diagnosis"]}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.suite.conftest import REPO, SuiteRun
+from tests.support.dns_responder import DnsResponder
 
 
 @pytest.fixture
@@ -49,13 +50,20 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def hanging_target(directory: Path, port: int) -> Path:
-    """Every host of the target is the silent server; DNS asks a loopback port where nobody answers."""
+@pytest.fixture
+def dns_port() -> Iterator[int]:
+    """A resolver that answers: the hosts resolve (to Cloudflare's addresses), then hang."""
+    with DnsResponder() as responder:
+        yield responder.port
+
+
+def hanging_target(directory: Path, port: int, dns_port: int) -> Path:
+    """Every host of the target is the silent server; DNS answers (connections go to connect_to)."""
     path = directory / "hanging.yaml"
     path.write_text(
         "name: hanging\n"
         "homeserver: {base_url: 'https://chat.hanging.test', server_name: hanging.test}\n"
-        f"dns: {{nameservers: ['127.0.0.1:{closed_port()}']}}\n"
+        f"dns: {{nameservers: ['127.0.0.1:{dns_port}']}}\n"
         "network:\n"
         "  timeout_s: 1\n"
         "  connect_to_only: true\n"
@@ -84,26 +92,31 @@ def start_suite(tmp_path: Path, target: Path) -> subprocess.Popen[str]:
     )
 
 
-def test_a_silent_server_fails_the_checks_within_the_deadline_once(tmp_path: Path, silent_server: int) -> None:
-    process = start_suite(tmp_path, hanging_target(tmp_path, silent_server))
+def test_a_silent_server_fails_the_checks_within_the_deadline_once(
+    tmp_path: Path, silent_server: int, dns_port: int
+) -> None:
+    process = start_suite(tmp_path, hanging_target(tmp_path, silent_server, dns_port))
     output, _ = process.communicate(timeout=60)
     run = SuiteRun(process.returncode, output, tmp_path / "verdict.json")
     assert run.returncode == 1, output
     checks = {c["id"]: c for c in run.verdict["checks"]}
-    assert checks["client_api.versions"]["outcome"] == "failed"
-    assert "no connection within 1 s" in checks["client_api.versions"]["message"]
-    # One request serves both runbook checks: the second is blocked by the first, not a new wait.
-    assert checks["client_api.versions_http2"]["outcome"] == "skipped"
-    assert checks["client_api.versions_http2"]["blocked_by"] == "client_api.versions"
+    # Issue 12: blocked, not failed, at every layer. The handshake with the chat host never comes,
+    # so its TLS check fails, and both runbook checks behind it are blocked by it, not new waits.
+    tls = checks["tls.certificate_verifies[chat-host]"]
+    assert (tls["outcome"], tls["failure_mode"]) == ("failed", "edge-unreachable"), tls
+    assert "no TLS handshake" in tls["message"]
+    for behind in ("client_api.versions", "client_api.versions_http2"):
+        assert checks[behind]["outcome"] == "skipped"
+        assert checks[behind]["blocked_by"] == "tls.certificate_verifies[chat-host]"
     # Issue 12: a host that accepts and never answers is unreachable, not misconfigured.
     assert "edge-unreachable" in [entry["failure_mode"] for entry in run.verdict["diagnosis"]]
     assert "edge-misconfigured" not in [entry["failure_mode"] for entry in run.verdict["diagnosis"]]
-    # No answer is no evidence: nothing passes on it.
-    assert [c["id"] for c in run.verdict["checks"] if c["outcome"] == "passed"] == []
+    # No answer is no evidence: nothing passes on it (DNS answered, so its checks may pass).
+    assert [c["id"] for c in run.verdict["checks"] if c["outcome"] == "passed" and not c["id"].startswith("dns.")] == []
 
 
-def test_an_interrupted_run_leaves_an_incomplete_verdict(tmp_path: Path, silent_server: int) -> None:
-    target = hanging_target(tmp_path, silent_server)
+def test_an_interrupted_run_leaves_an_incomplete_verdict(tmp_path: Path, silent_server: int, dns_port: int) -> None:
+    target = hanging_target(tmp_path, silent_server, dns_port)
     target.write_text(target.read_text().replace("timeout_s: 1", "timeout_s: 30"))
     process = start_suite(tmp_path, target)
     verdict = tmp_path / "verdict.json"
