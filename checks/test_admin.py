@@ -43,6 +43,7 @@ def test_no_background_updates(survey: Survey, target: Target) -> None:
     title="No room has an outsized state",
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("room-over-state-threshold",),
 )
 def test_rooms_not_outsized(survey: Survey, target: Target) -> None:
     exchange: Exchange = user_evidence(survey, target, "admin:rooms")

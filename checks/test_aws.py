@@ -41,6 +41,7 @@ def media_canary(survey: Survey, target: Target) -> CanaryResult:
     severity=Severity.CRITICAL,
     detects=Mode.ORIGIN_DOWN,
     title="The ECS service runs all its desired tasks",
+    proven_by=("ecs-tasks-stopped",),
 )
 def test_ecs_service_running(ecs_state: EcsState) -> None:
     must.run_the_service(ecs_state)
@@ -51,6 +52,7 @@ def test_ecs_service_running(ecs_state: EcsState) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.DEPLOYMENT_UNSTABLE,
     title="The ECS deployment has settled (one deployment, rollout completed, no failed tasks)",
+    proven_by=("deployment-stuck", "ecs-tasks-stopped"),
 )
 def test_ecs_deployment_settled(ecs_state: EcsState) -> None:
     if not ecs_state.found:
@@ -64,6 +66,7 @@ def test_ecs_deployment_settled(ecs_state: EcsState) -> None:
     detects=Mode.SLOW_PERFORMANCE,
     title="ECS CPU and memory utilisation are under their thresholds",
     modes=CAPACITY,
+    proven_by=("ecs-service-busy",),
 )
 def test_ecs_utilisation(survey: Survey, target: Target) -> None:
     utilisation: dict[str, Any] = aws_evidence(survey, target, "aws:ecs_utilisation", "aws.ecs")
@@ -76,6 +79,7 @@ def test_ecs_utilisation(survey: Survey, target: Target) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="The RDS instance is available",
     modes=CAPACITY,
+    proven_by=("rds-stopped",),
 )
 def test_rds_available(rds_state: RdsState) -> None:
     must.be_available(rds_state)
@@ -87,6 +91,7 @@ def test_rds_available(rds_state: RdsState) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="The RDS instance has free storage",
     modes=CAPACITY,
+    proven_by=("rds-storage-low",),
 )
 def test_rds_free_storage(rds_state: RdsState, target: Target) -> None:
     must.have_free_storage(rds_state, target.thresholds.rds_min_free_storage_mb)
@@ -98,6 +103,7 @@ def test_rds_free_storage(rds_state: RdsState, target: Target) -> None:
     detects=Mode.MEDIA_UPLOAD_FAILING,
     writes=True,
     title="The S3 media bucket takes a write, reads it back and deletes it",
+    proven_by=("media-denied",),
 )
 def test_s3_media_write(media_canary: CanaryResult) -> None:
     must.write_media(media_canary)
@@ -108,6 +114,7 @@ def test_s3_media_write(media_canary: CanaryResult) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.SECURITY_EXPOSURE,
     title="Public access to the S3 media bucket is blocked",
+    proven_by=("public-access-block-deleted",),
 )
 def test_s3_public_access_blocked(survey: Survey, target: Target) -> None:
     access: PublicAccess = aws_evidence(survey, target, "aws:s3_public_access", "aws.s3.media_bucket")
@@ -119,6 +126,7 @@ def test_s3_public_access_blocked(survey: Survey, target: Target) -> None:
     severity=Severity.NORMAL,
     detects=Mode.DATABASE_ERRORS,
     title="No database errors in the homeserver's logs",
+    proven_by=("db-pool-exhausted", "db-down"),
 )
 def test_logs_free_of_database_errors(survey: Survey, target: Target) -> None:
     search: LogSearch = aws_evidence(survey, target, "aws:logs", "aws.logs")
@@ -130,6 +138,7 @@ def test_logs_free_of_database_errors(survey: Survey, target: Target) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.ORIGIN_DOWN,
     title="The EC2 instance Synapse runs on is running and passes its status checks",
+    proven_by=("ec2-instance-stopped",),
 )
 def test_ec2_instance_running(survey: Survey, target: Target) -> None:
     state: Ec2State = aws_evidence(survey, target, "aws:ec2", "aws.ec2")
@@ -142,6 +151,7 @@ def test_ec2_instance_running(survey: Survey, target: Target) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="The database answers a direct read-only probe, with connections to spare",
     modes=CAPACITY,
+    proven_by=("db-down", "db-pool-exhausted"),
 )
 def test_database_direct_probe(survey: Survey, target: Target) -> None:
     variable = target.aws.rds.dsn_env if target.aws and target.aws.rds else None

@@ -14,6 +14,7 @@ from synthetics.target import Target
     detects=Mode.CLIENT_DISCOVERY_BROKEN,
     title="/.well-known/matrix/client names the homeserver, readable by web clients",
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("client-wellknown-wrong", "trust-store-without-edge-ca"),
 )
 def test_well_known_client(well_known_client: Exchange, target: Target) -> None:
     assert target.homeserver is not None

@@ -15,6 +15,7 @@ from synthetics.target import Target
     severity=Severity.NORMAL,
     detects=Mode.EDGE_MISCONFIGURED,
     title="Responses come through Cloudflare (server: cloudflare, cf-ray)",
+    proven_by=("edge-bypassed",),
 )
 def test_served_by_cloudflare(client_versions: Exchange, target: Target) -> None:
     if target.edge.provider != "cloudflare":
@@ -27,6 +28,7 @@ def test_served_by_cloudflare(client_versions: Exchange, target: Target) -> None
     severity=Severity.CRITICAL,
     detects=Mode.EDGE_BLOCKING,
     title="Matrix API traffic is not challenged, whatever its User-Agent",
+    proven_by=("waf-challenge",),
 )
 def test_not_challenged(user_agent_probes: dict[str, Exchange]) -> None:
     must.not_be_challenged(user_agent_probes)

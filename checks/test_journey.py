@@ -18,6 +18,7 @@ from synthetics.target import Target
     title="A message the canary sends arrives through /sync within the budget",
     needs=("origin", "database"),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("delivery-stuck", "slow-origin"),
 )
 def test_message_delivered(survey: Survey, target: Target) -> None:
     journey: Journey = user_evidence(survey, target, "journey:message")
@@ -32,6 +33,7 @@ def test_message_delivered(survey: Survey, target: Target) -> None:
     title="A file the canary uploads downloads back byte for byte",
     needs=("origin", "database"),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("media-denied",),
 )
 def test_media_round_trip(survey: Survey, target: Target) -> None:
     journey: Journey = user_evidence(survey, target, "journey:media")

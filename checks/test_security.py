@@ -15,6 +15,7 @@ from synthetics.target import Target
     severity=Severity.CRITICAL,
     detects=Mode.SECURITY_EXPOSURE,
     title="The admin API is not reachable through the public edge",
+    proven_by=("admin-exposed",),
 )
 def test_admin_api_not_exposed(survey: Survey, target: Target) -> None:
     # /_synapse/admin/v1/server_version needs no token: a safe probe of what the edge forwards.
@@ -38,6 +39,7 @@ def test_metrics_not_exposed(survey: Survey, target: Target) -> None:
     severity=Severity.NORMAL,
     detects=Mode.SECURITY_EXPOSURE,
     title="Registration is not open without a token or other gate",
+    proven_by=("registration-open",),
 )
 def test_registration_gated(survey: Survey, target: Target) -> None:
     assert target.homeserver is not None

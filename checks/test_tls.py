@@ -18,6 +18,7 @@ pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES, indirect=True)
     severity=Severity.CRITICAL,
     detects=Mode.TLS_CERTIFICATE,
     title="The certificate chain verifies and names the host",
+    proven_by=("trust-store-without-edge-ca",),
 )
 def test_certificate_verifies(tls_report: TlsReport) -> None:
     must.verify_tls(tls_report)
@@ -28,6 +29,7 @@ def test_certificate_verifies(tls_report: TlsReport) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.TLS_CERTIFICATE,
     title="The certificate is not close to expiry",
+    proven_by=("cert-expiring",),
 )
 def test_certificate_not_expiring(tls_report: TlsReport, target: Target) -> None:
     must.last_days(tls_report, target.tls.min_days_remaining)
