@@ -29,7 +29,7 @@ import yaml
 from botocore.config import Config
 
 from stack import FAULTS
-from stack._aws_seed import CRASHED, HEALTHY_METRICS, NAMES
+from stack._aws_seed import HEALTHY_METRICS, NAMES
 from synthetics.catalogue import Mode
 from tests.stack._helpers import edge_config_changed
 from tests.suite.conftest import Reference
@@ -86,7 +86,7 @@ class Proof:
 FAULT_SEEN: dict[str, Seen] = {
     # The reason ECS gives reaches the verdict, and the stopped tasks are the most likely cause.
     "ecs-tasks-stopped": Seen(
-        says={"aws.ecs_service_running": ("runs 0 of 1 desired task(s)", CRASHED)},
+        says={"aws.ecs_service_running": ("runs 0 of 1 desired task(s)", "Essential container in task exited")},
         most_likely=True,
     ),
     # With the database down, the message journey is blocked by the database check, not failed again.
@@ -198,11 +198,11 @@ def _ec2_instance_stopped(reference: Reference, target: Path, directory: Path) -
 
 
 # -- CloudWatch metrics ---------------------------------------------------------------------------
-# The checks read the newest 60-second period of each metric (moto buckets periods from the oldest
-# datapoint in the window). Breaking publishes the bad value twenty times, so it outweighs a healthy
-# datapoint sharing its period; healing publishes the healthy value stamped 61 s after the bad one,
-# so it opens a period of its own and is the newest the healed run (and every later one) reads.
-_WEIGHT = 20
+# The checks read the worst value (Maximum of CPU and memory, Minimum of free storage) of the newest
+# 60-second period of each metric; moto counts periods from the oldest datapoint in the window. So
+# breaking publishes the bad value now (it is the worst of its period, whatever else shares it), and
+# healing publishes the healthy value stamped 61 s after it: that opens a period of its own, the
+# newest the healed run (and every later one) reads. Moto keeps datapoints; none can be deleted.
 _NEXT_PERIOD = timedelta(seconds=61)
 
 
@@ -219,22 +219,22 @@ def _metrics(namespace: str, dimensions: list[dict[str, str]], metrics: tuple[_M
     def breaks(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
         cloudwatch = _aws(target, "cloudwatch")
 
-        def put(when: datetime, values: dict[str, float], count: int) -> None:
+        def put(when: datetime, values: dict[str, float]) -> None:
             cloudwatch.put_metric_data(
                 Namespace=namespace,
                 MetricData=[
-                    {"MetricName": m.name, "Dimensions": dimensions, "Timestamp": when, "Unit": m.unit,
-                     "Values": [values[m.name]], "Counts": [float(count)]}
+                    {"MetricName": m.name, "Dimensions": dimensions, "Timestamp": when, "Value": values[m.name],
+                     "Unit": m.unit}
                     for m in metrics
                 ],
             )  # fmt: skip
 
         stamp = datetime.now(UTC)
-        put(stamp, {m.name: m.bad for m in metrics}, _WEIGHT)
+        put(stamp, {m.name: m.bad for m in metrics})
         try:
             yield Broken(target, seen)
         finally:
-            put(stamp + _NEXT_PERIOD, {m.name: m.healthy for m in metrics}, 1)
+            put(stamp + _NEXT_PERIOD, {m.name: m.healthy for m in metrics})
 
     return breaks
 
