@@ -39,6 +39,7 @@ def test_no_background_updates(background_updates: Exchange) -> None:
     title="No room has an outsized state",
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("room-over-state-threshold",),
 )
 def test_rooms_not_outsized(admin_rooms: Exchange, target: Target) -> None:
     must.keep_rooms_small(admin_rooms, target.thresholds.room_state_events)

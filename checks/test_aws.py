@@ -18,6 +18,7 @@ CAPACITY = (RunMode.GATE_PRE, RunMode.GATE_POST, RunMode.TRIAGE)
     severity=Severity.CRITICAL,
     detects=Mode.ORIGIN_DOWN,
     title="The ECS service runs all its desired tasks",
+    proven_by=("ecs-tasks-stopped",),
 )
 def test_ecs_service_running(ecs_state: EcsState) -> None:
     must.run_the_service(ecs_state)
@@ -28,6 +29,7 @@ def test_ecs_service_running(ecs_state: EcsState) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.DEPLOYMENT_UNSTABLE,
     title="The ECS deployment has settled (one deployment, rollout completed, no failed tasks)",
+    proven_by=("deployment-stuck", "ecs-tasks-stopped"),
 )
 def test_ecs_deployment_settled(ecs_state: EcsState) -> None:
     if not ecs_state.found:
@@ -41,6 +43,7 @@ def test_ecs_deployment_settled(ecs_state: EcsState) -> None:
     detects=Mode.SLOW_PERFORMANCE,
     title="ECS CPU and memory utilisation are under their thresholds",
     modes=CAPACITY,
+    proven_by=("ecs-service-busy",),
 )
 def test_ecs_utilisation(ecs_utilisation: dict[str, float | None], target: Target) -> None:
     thresholds = target.thresholds
@@ -53,6 +56,7 @@ def test_ecs_utilisation(ecs_utilisation: dict[str, float | None], target: Targe
     detects=Mode.DATABASE_ERRORS,
     title="The RDS instance is available",
     modes=CAPACITY,
+    proven_by=("rds-stopped",),
 )
 def test_rds_available(rds_state: RdsState) -> None:
     must.be_available(rds_state)
@@ -64,6 +68,7 @@ def test_rds_available(rds_state: RdsState) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="The RDS instance has free storage",
     modes=CAPACITY,
+    proven_by=("rds-storage-low",),
 )
 def test_rds_free_storage(rds_state: RdsState, target: Target) -> None:
     must.have_free_storage(rds_state, target.thresholds.rds_min_free_storage_mb)
@@ -75,6 +80,7 @@ def test_rds_free_storage(rds_state: RdsState, target: Target) -> None:
     detects=Mode.MEDIA_UPLOAD_FAILING,
     writes=True,
     title="The S3 media bucket takes a write, reads it back and deletes it",
+    proven_by=("media-denied",),
 )
 def test_s3_media_write(media_canary: CanaryResult) -> None:
     must.write_media(media_canary)
@@ -85,6 +91,7 @@ def test_s3_media_write(media_canary: CanaryResult) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.SECURITY_EXPOSURE,
     title="Public access to the S3 media bucket is blocked",
+    proven_by=("public-access-block-deleted",),
 )
 def test_s3_public_access_blocked(s3_public_access: PublicAccess) -> None:
     must.block_public_access(s3_public_access)
@@ -95,6 +102,7 @@ def test_s3_public_access_blocked(s3_public_access: PublicAccess) -> None:
     severity=Severity.NORMAL,
     detects=Mode.DATABASE_ERRORS,
     title="No database errors in the homeserver's logs",
+    proven_by=("db-pool-exhausted", "db-down"),
 )
 def test_logs_free_of_database_errors(log_search: LogSearch, live_database: dict[str, bool]) -> None:
     # Old errors are judged against what the live database checks see now (recovered or not).
@@ -106,6 +114,7 @@ def test_logs_free_of_database_errors(log_search: LogSearch, live_database: dict
     severity=Severity.CRITICAL,
     detects=Mode.ORIGIN_DOWN,
     title="The EC2 instance Synapse runs on is running and passes its status checks",
+    proven_by=("ec2-instance-stopped",),
 )
 def test_ec2_instance_running(ec2_state: Ec2State) -> None:
     must.run_the_instances(ec2_state)
@@ -117,6 +126,7 @@ def test_ec2_instance_running(ec2_state: Ec2State) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="The database answers a direct read-only probe, with connections to spare",
     modes=CAPACITY,
+    proven_by=("db-down", "db-pool-exhausted"),
 )
 def test_database_direct_probe(database_probe: DatabaseProbe) -> None:
     must.answer_directly(database_probe)

@@ -14,6 +14,7 @@ from synthetics.layers import Layer
     detects=Mode.ORIGIN_DOWN,
     title="Client API answers /versions with its spec versions",
     needs=("dns:chat-host", "tls:chat-host"),
+    proven_by=("synapse-down",),
 )
 def test_versions(client_versions: Exchange) -> None:
     # curl -sf <base_url>/_matrix/client/versions | grep -o '"versions"'
@@ -28,6 +29,7 @@ def test_versions(client_versions: Exchange) -> None:
     detects=Mode.EDGE_MISCONFIGURED,
     title="Client API answers /versions with HTTP/2 200",
     needs=("origin",),
+    proven_by=("http1-only",),
 )
 def test_versions_http2(client_versions: Exchange) -> None:
     # curl -si <base_url>/_matrix/client/versions | grep "^HTTP"  ->  HTTP/2 200
@@ -40,6 +42,7 @@ def test_versions_http2(client_versions: Exchange) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="A database-backed endpoint answers (room alias lookup)",
     needs=("origin",),
+    proven_by=("db-down", "db-pool-exhausted"),
 )
 def test_database_answers(alias_lookup: Exchange) -> None:
     # Needs no login and reads the database: 404 M_NOT_FOUND when healthy, 500 when the database fails,
@@ -54,6 +57,7 @@ def test_database_answers(alias_lookup: Exchange) -> None:
     title="Client API latency (p95 of /versions) is within the threshold",
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("slow-origin",),
 )
 def test_latency(latency: Latency) -> None:
     must.stay_within(latency)

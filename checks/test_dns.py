@@ -14,7 +14,11 @@ pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES, indirect=True)
 
 
 @check(
-    layer=Layer.DNS, severity=Severity.CRITICAL, detects=Mode.DNS_MISCONFIGURED, title="The host resolves (A or AAAA)"
+    layer=Layer.DNS,
+    severity=Severity.CRITICAL,
+    detects=Mode.DNS_MISCONFIGURED,
+    title="The host resolves (A or AAAA)",
+    proven_by=("dns-missing[chat-host]",),
 )
 def test_resolves(dns_lookups: tuple[Lookup, ...]) -> None:
     must.resolve(dns_lookups)
@@ -26,6 +30,7 @@ def test_resolves(dns_lookups: tuple[Lookup, ...]) -> None:
     detects=Mode.DNS_MISCONFIGURED,
     title="Every address of the host is Cloudflare's (proxied, orange cloud)",
     needs=("dns:{host_role}",),
+    proven_by=("dns-unproxied[chat-host]",),
 )
 def test_proxied_by_cloudflare(dns_lookups: tuple[Lookup, ...], target: Target) -> None:
     if target.edge.provider != "cloudflare":

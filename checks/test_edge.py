@@ -16,6 +16,7 @@ from synthetics.target import Target
     detects=Mode.EDGE_MISCONFIGURED,
     title="Responses come through Cloudflare (server: cloudflare, cf-ray)",
     needs=("dns:chat-host", "tls:chat-host"),
+    proven_by=("edge-bypassed",),
 )
 def test_served_by_cloudflare(client_versions: Exchange, target: Target) -> None:
     if target.edge.provider != "cloudflare":
@@ -29,6 +30,7 @@ def test_served_by_cloudflare(client_versions: Exchange, target: Target) -> None
     detects=Mode.EDGE_BLOCKING,
     title="Matrix API traffic is not challenged, whatever its User-Agent",
     needs=("dns:chat-host", "tls:chat-host"),
+    proven_by=("waf-challenge",),
 )
 def test_not_challenged(user_agent_probes: dict[str, Exchange]) -> None:
     must.not_be_challenged(user_agent_probes)

@@ -19,6 +19,7 @@ from synthetics.target import Target
     title="/.well-known/matrix/server delegates to the expected host",
     reads=(Reading.EDGE_ANSWER,),
     needs=("dns:server-name", "tls:server-name"),
+    proven_by=("wellknown-wrong", "wellknown-missing", "trust-store-without-edge-ca"),
 )
 def test_well_known_server(well_known_server: Followed, target: Target) -> None:
     assert target.homeserver is not None
@@ -44,6 +45,7 @@ def test_server_discovery(federation_resolution: Resolution) -> None:
     detects=Mode.FEDERATION_BROKEN,
     title="Federation goes to a port Cloudflare proxies",
     needs=("dns:server-name", "tls:server-name"),
+    proven_by=("wellknown-missing", "waf-challenge", "trust-store-without-edge-ca"),
 )
 def test_federation_port_proxied(federation_resolution: Resolution, target: Target) -> None:
     if target.edge.provider != "cloudflare":
@@ -58,6 +60,7 @@ def test_federation_port_proxied(federation_resolution: Resolution, target: Targ
     title="The federation API answers /version",
     needs=("origin", "dns:delegated-host", "tls:delegated-host"),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("wellknown-wrong", "wellknown-missing"),
 )
 def test_federation_version(federation_version: Exchange, request: pytest.FixtureRequest) -> None:
     must.match_response(federation_version, match.status(200), match.json_key_present("server.name"))
@@ -73,6 +76,7 @@ def test_federation_version(federation_version: Exchange, request: pytest.Fixtur
     title="Server keys name this server, are valid and every signature verifies",
     needs=("origin", "dns:delegated-host", "tls:delegated-host"),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("keys-invalid", "wellknown-wrong", "wellknown-missing"),
 )
 def test_server_keys(server_keys: Exchange, target: Target) -> None:
     assert target.homeserver is not None

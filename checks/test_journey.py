@@ -15,6 +15,7 @@ from synthetics.layers import Layer
     title="A message the canary sends arrives through /sync within the budget",
     needs=("origin", "database"),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("delivery-stuck", "slow-origin"),
 )
 def test_message_delivered(canary_message: Journey) -> None:
     must.complete(canary_message)
@@ -28,6 +29,7 @@ def test_message_delivered(canary_message: Journey) -> None:
     title="A file the canary uploads downloads back byte for byte",
     needs=("origin", "database"),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("media-denied",),
 )
 def test_media_round_trip(canary_media: Journey) -> None:
     must.complete(canary_media)

@@ -14,6 +14,7 @@ from synthetics.target import Target
     detects=Mode.SECURITY_EXPOSURE,
     title="The admin API is not reachable through the public edge",
     needs=("origin",),
+    proven_by=("admin-exposed",),
 )
 def test_admin_api_not_exposed(public_admin_api: Exchange) -> None:
     must.be_unreachable(public_admin_api, "the Synapse admin API")
@@ -36,6 +37,7 @@ def test_metrics_not_exposed(public_metrics: Exchange) -> None:
     detects=Mode.SECURITY_EXPOSURE,
     title="Registration is not open without a token or other gate",
     needs=("origin",),
+    proven_by=("registration-open",),
 )
 def test_registration_gated(public_registration: Exchange, target: Target) -> None:
     assert target.homeserver is not None

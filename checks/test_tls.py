@@ -19,6 +19,7 @@ pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES, indirect=True)
     detects=Mode.TLS_CERTIFICATE,
     title="The certificate chain verifies and names the host",
     needs=("dns:{host_role}",),
+    proven_by=("trust-store-without-edge-ca",),
 )
 def test_certificate_verifies(tls_report: TlsReport) -> None:
     must.verify_tls(tls_report)
@@ -30,6 +31,7 @@ def test_certificate_verifies(tls_report: TlsReport) -> None:
     detects=Mode.TLS_CERTIFICATE,
     title="The certificate is not close to expiry",
     needs=("dns:{host_role}",),
+    proven_by=("cert-expiring",),
 )
 def test_certificate_not_expiring(tls_report: TlsReport, target: Target) -> None:
     must.last_days(tls_report, target.tls.min_days_remaining)

@@ -4,6 +4,7 @@ its evidence may name a lower layer's failure instead, and the faults that prove
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -77,6 +78,8 @@ class Reading(StrEnum):
 
 
 ALL_READINGS: tuple[Reading, ...] = (Reading.EDGE_ANSWER, Reading.NO_ANSWER)
+# A name of `proven_by`: a fault or proof, optionally with the one parameter of the check it proves.
+_PROOF_NAME = re.compile(r"^(?P<name>[a-z0-9]+(?:-[a-z0-9]+)*)(?:\[(?P<param>[^\[\]]+)\])?$")
 _DEEPER_CHECKS = (RunMode.GATE_POST, RunMode.TRIAGE)
 
 
@@ -119,9 +122,13 @@ def check(
     (lower layers, see fixtures/gates.py) that must be open for the check to mean anything;
     `reads` says how its evidence may name a lower layer's failure; `proven_by` names the faults of
     the reference deployment (`python -m stack fault --list`, or a proof of tests/suite) under which
-    the check has been seen failing with `detects`.
+    the check has been seen failing with `detects`; `"name[param]"` when it proves one parameter of
+    a parametrised check only (`"dns-missing[chat-host]"`: the fault removes the chat host's records,
+    not the server name's).
     """
     layer, severity, detects = Layer(layer), Severity(severity), Mode(detects)
+    if isinstance(proven_by, str) or not all(_PROOF_NAME.match(name) for name in proven_by):
+        raise ValueError(f"proven_by takes a tuple of fault or proof names, optionally name[param]: {proven_by!r}")
     chosen = default_modes(layer) if modes is None else tuple(RunMode(mode) for mode in modes)
     marks = [getattr(pytest.mark, mode.value) for mode in chosen] + ([getattr(pytest.mark, WRITES)] if writes else [])
     mode = CATALOGUE[detects]
@@ -173,5 +180,16 @@ def check_info(item: pytest.Item) -> CheckInfo | None:
         detects=marker.kwargs["detects"],
         needs=tuple(marker.kwargs.get("needs", ())),
         reads=tuple(marker.kwargs.get("reads", ALL_READINGS)),
-        proven_by=tuple(marker.kwargs.get("proven_by", ())),
+        proven_by=proven_for(tuple(marker.kwargs.get("proven_by", ())), callspec.id if callspec is not None else None),
     )
+
+
+def proven_for(declared: tuple[str, ...], param: str | None) -> tuple[str, ...]:
+    """The names of `proven_by` that prove this parameter of a check (all of them when it has none):
+    a bare name proves every parameter, `name[param]` only that one."""
+    chosen = []
+    for each in declared:
+        match = _PROOF_NAME.match(each)
+        if match is not None and match["param"] in (None, param) and match["name"] not in chosen:
+            chosen.append(match["name"])
+    return tuple(chosen)

@@ -1,0 +1,319 @@
+"""What may prove a check: one name space for the reference deployment's faults and the proofs beside them.
+
+A check declares `proven_by=(name, ...)` (synthetics/check.py); each name is either a fault of the
+reference deployment (`stack.FAULTS`, `python -m stack fault --list`) or one of the `PROOFS` here:
+things that break what a check looks at but are not faults of `stack/`, because they change a copy
+of the target (a threshold, a trust store), set up what the deployment does not run (an EC2
+instance) or poke its moto AWS or its edge directly. Both kinds look the same to the proof test
+(tests/suite/test_proofs.py): `proof(name)` breaks the thing, hands the broken run its target and
+what that run must show beyond the declarations, and heals it.
+
+Kept apart from stack/ on purpose: checks/ never imports stack/, and stack/ is a deployment, not a
+test harness; a proof that needs a target variant or a CA of its own belongs with the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import trustme
+import yaml
+from botocore.config import Config
+
+from stack import FAULTS
+from stack._aws_seed import HEALTHY_METRICS, NAMES
+from synthetics.catalogue import Mode
+from tests.stack._helpers import edge_config_changed
+from tests.suite.conftest import Reference
+
+__all__ = ["PROOFS", "PROVES_NOTHING_YET", "Broken", "Proof", "Seen", "known", "proof"]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a run under a proof must show beyond what the declarations say (each declaring check
+    failed with its own mode): the specific evidence a person reads, which a table cannot infer."""
+
+    # check id -> texts its failure message must hold (the stopped-task reason, the wrong host...)
+    says: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # check id -> the check it must be blocked by (reported as skipped behind it, not failed again)
+    blocked_by: Mapping[str, str] = field(default_factory=dict)
+    # The proof's failure mode must head the diagnosis (the most likely cause), not only be in it.
+    most_likely: bool = False
+
+
+@dataclass(frozen=True)
+class Broken:
+    """What a broken thing hands the run that judges it."""
+
+    target: Path  # the target file that run judges (a variant, or the one it was given)
+    seen: Seen = field(default_factory=Seen)
+
+
+# (reference, the target both runs judge, a scratch directory) -> breaks while entered, heals on exit.
+Breaks = Callable[[Reference, Path, Path], AbstractContextManager[Broken]]
+# (reference, a scratch directory) -> the target the broken and the healed run judge, set up and
+# torn down around both (an EC2 instance to stop, for one).
+Setting = Callable[[Reference, Path], AbstractContextManager[Path]]
+
+
+@contextlib.contextmanager
+def on_the_reference(reference: Reference, directory: Path) -> Iterator[Path]:
+    """Most proofs judge the reference deployment's own target."""
+    yield reference.target
+
+
+@dataclass(frozen=True)
+class Proof:
+    name: str
+    failure_mode: Mode  # what the diagnosis must name while it is broken
+    summary: str  # what is broken, as `python -m stack fault --list` says it for a fault
+    breaks: Breaks
+    setting: Setting = on_the_reference
+
+
+# -- the reference deployment's faults --------------------------------------------------------------
+
+# What a run under a stack fault must show beyond its declarations.
+FAULT_SEEN: dict[str, Seen] = {
+    # The reason ECS gives reaches the verdict, and the stopped tasks are the most likely cause.
+    "ecs-tasks-stopped": Seen(
+        says={"aws.ecs_service_running": ("runs 0 of 1 desired task(s)", "Essential container in task exited")},
+        most_likely=True,
+    ),
+    # With the database down, the message journey is blocked by the database check, not failed again.
+    "db-down": Seen(blocked_by={"journey.message_delivered": "client_api.database_answers"}),
+}
+
+# Faults no check declares, each with the reason. Empty: every fault of the stack proves a check.
+PROVES_NOTHING_YET: dict[str, str] = {}
+
+
+def _fault(name: str) -> Breaks:
+    @contextlib.contextmanager
+    def breaks(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+        with reference.deployment.injected(name):
+            yield Broken(target, FAULT_SEEN.get(name, Seen()))
+
+    return breaks
+
+
+# -- proofs that are not faults ---------------------------------------------------------------------
+
+
+def _document(target: Path) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(target.read_text())
+    return document
+
+
+def _variant(target: Path, directory: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the target with one thing changed (the deployment itself is untouched)."""
+    document = _document(target)
+    change(document)
+    path = directory / "variant.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _aws(target: Path, service: str) -> Any:
+    """A client of the reference deployment's moto AWS (it takes any key)."""
+    aws = _document(target)["aws"]
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=aws["region"])
+    return session.client(service, endpoint_url=aws["endpoint_url"], config=Config(connect_timeout=2, read_timeout=5))
+
+
+@contextlib.contextmanager
+def _public_access_block_deleted(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+    s3 = _aws(target, "s3")
+    bucket = _document(target)["aws"]["s3"]["media_bucket"]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    s3.delete_public_access_block(Bucket=bucket)
+    try:
+        yield Broken(target)
+    finally:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+
+
+@contextlib.contextmanager
+def _client_wellknown_wrong(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+    wrong = {"m.homeserver": {"base_url": "https://matrix.elsewhere.test"}}
+    with edge_config_changed(reference.deployment.state_dir, wellknown_client=wrong):
+        yield Broken(target, Seen(says={"client_discovery.well_known_client": ("matrix.elsewhere.test",)}))
+
+
+@contextlib.contextmanager
+def _room_over_state_threshold(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+    # The canary room holds a handful of state events: over a threshold of one, it is "outsized".
+    strict = _variant(target, directory, lambda d: d.setdefault("thresholds", {}).update(room_state_events=1))
+    yield Broken(strict, Seen(says={"admin.rooms_not_outsized": ("state events",)}))
+
+
+@contextlib.contextmanager
+def _trust_store_without_edge_ca(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+    other_ca = directory / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    untrusted = _variant(target, directory, lambda d: d["tls"].update(ca_bundle=str(other_ca)))
+    yield Broken(untrusted, Seen(says={"tls.certificate_verifies[chat-host]": ("does not verify",)}))
+
+
+# -- EC2: the reference deployment runs Synapse on ECS, so the instance is made for the proof -------
+
+_EC2_TAG = "Name"
+
+
+@contextlib.contextmanager
+def _with_an_ec2_instance(reference: Reference, directory: Path) -> Iterator[Path]:
+    """A running moto EC2 instance, and a variant of the target that names it by tag."""
+    ec2 = _aws(reference.target, "ec2")
+    tag = f"synapse-ec2-{uuid.uuid4().hex[:8]}"
+    instance = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.small",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": _EC2_TAG, "Value": tag}]}],
+    )["Instances"][0]["InstanceId"]  # fmt: skip
+    try:
+        yield _variant(reference.target, directory, lambda d: d["aws"].update(ec2={"tag": f"{_EC2_TAG}={tag}"}))
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance])
+
+
+@contextlib.contextmanager
+def _ec2_instance_stopped(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+    ec2 = _aws(target, "ec2")
+    key, value = _document(target)["aws"]["ec2"]["tag"].split("=", 1)
+    reservations = ec2.describe_instances(Filters=[{"Name": f"tag:{key}", "Values": [value]}])["Reservations"]
+    (instance,) = [i["InstanceId"] for r in reservations for i in r["Instances"]]
+    ec2.stop_instances(InstanceIds=[instance])
+    try:
+        yield Broken(target, Seen(says={"aws.ec2_instance_running": (f"{instance} is stopped",)}))
+    finally:
+        ec2.start_instances(InstanceIds=[instance])
+
+
+# -- CloudWatch metrics ---------------------------------------------------------------------------
+# The checks read the worst value (Maximum of CPU and memory, Minimum of free storage) of the newest
+# 60-second period of each metric; moto counts periods from the oldest datapoint in the window. So
+# breaking publishes the bad value now (it is the worst of its period, whatever else shares it), and
+# healing publishes the healthy value stamped 61 s after it: that opens a period of its own, the
+# newest the healed run (and every later one) reads. Moto keeps datapoints; none can be deleted.
+_NEXT_PERIOD = timedelta(seconds=61)
+
+
+@dataclass(frozen=True)
+class _Metric:
+    name: str
+    unit: str
+    bad: float
+    healthy: float
+
+
+def _metrics(namespace: str, dimensions: list[dict[str, str]], metrics: tuple[_Metric, ...], seen: Seen) -> Breaks:
+    @contextlib.contextmanager
+    def breaks(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+        cloudwatch = _aws(target, "cloudwatch")
+
+        def put(when: datetime, values: dict[str, float]) -> None:
+            cloudwatch.put_metric_data(
+                Namespace=namespace,
+                MetricData=[
+                    {"MetricName": m.name, "Dimensions": dimensions, "Timestamp": when, "Value": values[m.name],
+                     "Unit": m.unit}
+                    for m in metrics
+                ],
+            )  # fmt: skip
+
+        stamp = datetime.now(UTC)
+        put(stamp, {m.name: m.bad for m in metrics})
+        try:
+            yield Broken(target, seen)
+        finally:
+            put(stamp + _NEXT_PERIOD, {m.name: m.healthy for m in metrics})
+
+    return breaks
+
+
+_MB = 1024 * 1024
+_ecs_service_busy = _metrics(
+    "AWS/ECS",
+    [{"Name": "ClusterName", "Value": NAMES.cluster}, {"Name": "ServiceName", "Value": NAMES.service}],
+    (
+        _Metric("CPUUtilization", "Percent", bad=99.0, healthy=HEALTHY_METRICS["cpu_percent"]),
+        _Metric("MemoryUtilization", "Percent", bad=97.0, healthy=HEALTHY_METRICS["memory_percent"]),
+    ),
+    Seen(says={"aws.ecs_utilisation": ("CPUUtilization",)}),
+)
+_rds_storage_low = _metrics(
+    "AWS/RDS",
+    [{"Name": "DBInstanceIdentifier", "Value": NAMES.rds_instance}],
+    (_Metric("FreeStorageSpace", "Bytes", bad=100.0 * _MB, healthy=HEALTHY_METRICS["free_storage_mb"] * _MB),),
+    Seen(),
+)
+
+
+_PROOFS = (
+    Proof(
+        name="ec2-instance-stopped",
+        failure_mode=Mode.ORIGIN_DOWN,
+        summary="the EC2 instance a variant of the target names (a moto instance made for the proof) is stopped",
+        breaks=_ec2_instance_stopped,
+        setting=_with_an_ec2_instance,
+    ),
+    Proof(
+        name="ecs-service-busy",
+        failure_mode=Mode.SLOW_PERFORMANCE,
+        summary="CloudWatch shows the ECS service at 99 % CPU and 97 % memory",
+        breaks=_ecs_service_busy,
+    ),
+    Proof(
+        name="rds-storage-low",
+        failure_mode=Mode.DATABASE_ERRORS,
+        summary="CloudWatch shows the RDS instance with 100 MB of free storage",
+        breaks=_rds_storage_low,
+    ),
+    Proof(
+        name="public-access-block-deleted",
+        failure_mode=Mode.SECURITY_EXPOSURE,
+        summary="the media bucket's public access block is deleted (moto S3)",
+        breaks=_public_access_block_deleted,
+    ),
+    Proof(
+        name="client-wellknown-wrong",
+        failure_mode=Mode.CLIENT_DISCOVERY_BROKEN,
+        summary="the edge's /.well-known/matrix/client names https://matrix.elsewhere.test, not this homeserver",
+        breaks=_client_wellknown_wrong,
+    ),
+    Proof(
+        name="room-over-state-threshold",
+        failure_mode=Mode.SLOW_PERFORMANCE,
+        summary="a variant of the target sets thresholds.room_state_events to 1: the canary room is over it",
+        breaks=_room_over_state_threshold,
+    ),
+    Proof(
+        name="trust-store-without-edge-ca",
+        failure_mode=Mode.TLS_CERTIFICATE,
+        summary="a variant of the target trusts another CA (tls.ca_bundle), not the edge's",
+        breaks=_trust_store_without_edge_ca,
+    ),
+)
+PROOFS: dict[str, Proof] = {p.name: p for p in _PROOFS}
+
+
+def known() -> set[str]:
+    """Every name a check may declare in `proven_by`: the stack's faults and the proofs here."""
+    return set(FAULTS) | set(PROOFS)
+
+
+def proof(name: str) -> Proof:
+    """The proof of that name, a stack fault looking like any other proof."""
+    if name in PROOFS:
+        return PROOFS[name]
+    if name in FAULTS:
+        return Proof(name, Mode(FAULTS[name]), f"the stack's fault {name}", _fault(name))
+    raise KeyError(f"{name!r} is neither a fault of the reference deployment nor a proof of {__name__}")

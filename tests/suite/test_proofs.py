@@ -1,0 +1,100 @@
+"""Every check's `proven_by` holds on the real reference deployment: one run per fault or proof.
+
+For each name some check declares (a fault of `stack.FAULTS` or a proof of tests/suite/proofs.py),
+one run of the whole suite with it injected must be unhealthy, diagnose the name's failure mode,
+and show every check that declares the name failed with the mode that check detects (and with a
+message); then, healed, a run must be healthy again with those checks passing. Which check proves
+what is read from the checks' own declarations (a collect-only run of checks/), never from a table
+here, so a check that stops seeing its fault fails this test rather than going quietly stale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stack import FAULTS
+from tests.suite.conftest import Reference, run_suite, run_suite_from_now, since_now
+from tests.suite.proofs import PROOFS, PROVES_NOTHING_YET, known, proof
+from tests.support.declarations import collect, declared_by
+
+DECLARED = collect()
+BY_NAME = declared_by(DECLARED)
+
+
+def test_every_declared_proof_is_a_fault_or_a_registered_proof() -> None:
+    unknown = {d.id: sorted(set(d.proven_by) - known()) for d in DECLARED if set(d.proven_by) - known()}
+    where = "a fault (python -m stack fault --list) nor a proof of tests/suite/proofs.py"
+    assert not unknown, f"proven_by names neither {where}: {unknown}"
+
+
+def test_no_proof_shadows_a_fault() -> None:
+    # One name space: a proof named like a fault would make `proven_by` ambiguous.
+    assert not set(PROOFS) & set(FAULTS)
+
+
+def test_every_fault_and_proof_proves_some_check() -> None:
+    unused = sorted(known() - set(BY_NAME) - set(PROVES_NOTHING_YET))
+    assert not unused, f"declared by no check (declare it with proven_by, or say why in PROVES_NOTHING_YET): {unused}"
+    # A reason for a name that does prove something, or for no name at all, is stale.
+    assert not set(PROVES_NOTHING_YET) & set(BY_NAME)
+    assert set(PROVES_NOTHING_YET) <= known()
+
+
+def test_no_check_declares_a_proof_twice() -> None:
+    twice = {d.id: d.declares for d in DECLARED if len(set(d.declares)) != len(d.declares)}
+    assert not twice, twice
+
+
+def test_a_proof_of_one_parameter_names_a_parameter_the_check_has() -> None:
+    # `name[param]` proves that parameter only; a misspelt one would silently prove nothing.
+    params: dict[str, set[str]] = {}
+    for d in DECLARED:
+        base, _, param = d.id.partition("[")
+        params.setdefault(base, set()).add(param.removesuffix("]"))
+    wrong = {
+        d.id: name
+        for d in DECLARED
+        for name in d.declares
+        if "[" in name and name.partition("[")[2].removesuffix("]") not in params[d.id.partition("[")[0]]
+    }
+    assert not wrong, wrong
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_the_proof_fails_its_checks_and_the_healed_deployment_is_healthy(
+    reference: Reference, tmp_path: Path, name: str
+) -> None:
+    chosen = proof(name)
+    expected = chosen.failure_mode.value
+    declaring = BY_NAME[name]
+    with chosen.setting(reference, tmp_path) as target:
+        # The log search starts here: error lines earlier faults left are not this proof's evidence.
+        since = since_now()
+        with chosen.breaks(reference, target, tmp_path) as broken:
+            run = run_suite(tmp_path / "broken", f"--target={broken.target}", since)
+        assert run.returncode == 1, run.output
+        diagnosed = [entry["failure_mode"] for entry in run.verdict["diagnosis"]]
+        assert expected in diagnosed, (diagnosed, run.output[-3000:])
+        checks = {c["id"]: c for c in run.verdict["checks"]}
+        failed = [c for c in checks.values() if c["outcome"] == "failed" and c["failure_mode"] == expected]
+        assert failed and all(c["message"] for c in failed), failed
+        for each in declaring:
+            seen = checks[each.id]
+            assert (seen["outcome"], seen["failure_mode"]) == ("failed", each.detects), seen
+            assert seen["message"], seen
+        # What a person reads beyond the declarations: the evidence named in the messages, what is blocked.
+        if broken.seen.most_likely:
+            assert diagnosed[0] == expected, diagnosed
+        for check_id, texts in broken.seen.says.items():
+            assert all(text in checks[check_id]["message"] for text in texts), (texts, checks[check_id])
+        for check_id, blocker in broken.seen.blocked_by.items():
+            assert checks[check_id].get("blocked_by") == blocker, checks[check_id]
+
+        healed = run_suite_from_now(tmp_path / "healed", target)
+    assert healed.returncode == 0, healed.output
+    assert healed.verdict["status"] == "healthy"
+    outcomes = healed.outcomes()
+    assert {each.id: outcomes[each.id] for each in declaring} == dict.fromkeys((d.id for d in declaring), "passed")
