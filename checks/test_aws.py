@@ -104,7 +104,7 @@ def test_s3_public_access_blocked(s3_public_access: PublicAccess) -> None:
     title="No database errors in the homeserver's logs",
     proven_by=("db-pool-exhausted", "db-down"),
 )
-def test_logs_free_of_database_errors(log_search: LogSearch, live_database: dict[str, bool]) -> None:
+def test_logs_free_of_database_errors(log_search: LogSearch, live_database: dict[str, bool | None]) -> None:
     # Old errors are judged against what the live database checks see now (recovered or not).
     must.log_no_database_errors(log_search, live_database)
 

@@ -15,7 +15,7 @@ from synthetics.target import Target
     title="/.well-known/matrix/client names the homeserver, readable by web clients",
     reads=(Reading.EDGE_ANSWER,),
     needs=("dns:server-name", "tls:server-name"),
-    proven_by=("client-wellknown-wrong", "trust-store-without-edge-ca"),
+    proven_by=("client-wellknown-wrong",),
 )
 def test_well_known_client(well_known_client: Exchange, target: Target) -> None:
     assert target.homeserver is not None

@@ -19,7 +19,7 @@ from synthetics.target import Target
     title="/.well-known/matrix/server delegates to the expected host",
     reads=(Reading.EDGE_ANSWER,),
     needs=("dns:server-name", "tls:server-name"),
-    proven_by=("wellknown-wrong", "wellknown-missing", "trust-store-without-edge-ca"),
+    proven_by=("wellknown-wrong", "wellknown-missing"),
 )
 def test_well_known_server(well_known_server: Followed, target: Target) -> None:
     assert target.homeserver is not None
@@ -45,7 +45,7 @@ def test_server_discovery(federation_resolution: Resolution) -> None:
     detects=Mode.FEDERATION_BROKEN,
     title="Federation goes to a port Cloudflare proxies",
     needs=("dns:server-name", "tls:server-name"),
-    proven_by=("wellknown-missing", "waf-challenge", "trust-store-without-edge-ca"),
+    proven_by=("wellknown-missing", "waf-challenge"),
 )
 def test_federation_port_proxied(federation_resolution: Resolution, target: Target) -> None:
     if target.edge.provider != "cloudflare":

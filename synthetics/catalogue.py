@@ -47,7 +47,8 @@ class FailureMode:
     likely_cause: str
     remediation: tuple[str, ...]
     from_runbook: bool
-    # Where the fault lives: when several modes fire, the lowest layer is the likelier cause.
+    # Where the fault lives: when several modes fire, the lowest layer is the likelier cause (a slow
+    # origin, for one, explains a message that arrives too late, so slow-performance sits below journeys).
     layer: Layer
     # False for a fault of the probing side: it says nothing about chat, so it never pages about chat.
     concerns_chat: bool = True
@@ -241,7 +242,7 @@ _MODES = (
             + _AWS,
         ),
         from_runbook=True,
-        layer=Layer.ADMIN,
+        layer=Layer.AWS,
     ),
     FailureMode(
         name=Mode.SECURITY_EXPOSURE,

@@ -18,6 +18,7 @@ from synthetics.layers import Layer
 
 __all__ = [
     "ALL_READINGS",
+    "MARKER",
     "WRITES",
     "CheckInfo",
     "Reading",
@@ -26,6 +27,7 @@ __all__ = [
     "check",
     "check_info",
     "current_check",
+    "proven_for",
 ]
 
 MARKER = "check"

@@ -44,7 +44,10 @@ class Prober:
     def __init__(self, target: Target) -> None:
         self._target = target
         self._timeout = target.network.timeout_s
-        self._clients: dict[str | None, httpx.Client] = {}
+        # One client per probe thread (and pinned address): an HTTP/2 connection shared by threads
+        # lets one request's deadline tear down every other request on it, and httpcore's HTTP/2
+        # state is not safe to drive from several threads at once.
+        self._clients: dict[tuple[int, str | None], httpx.Client] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._exchanges: dict[tuple[Any, ...], Exchange] = {}
@@ -120,10 +123,11 @@ class Prober:
             seen.append(url)
 
     def _client(self, pinned: str | None) -> httpx.Client:
+        key = (threading.get_ident(), pinned)
         with self._lock:
-            if pinned not in self._clients:
-                self._clients[pinned] = http_client(self._target, pinned=pinned, dead=self._dead)
-            return self._clients[pinned]
+            if key not in self._clients:
+                self._clients[key] = http_client(self._target, pinned=pinned, dead=self._dead)
+            return self._clients[key]
 
     def _exchange(
         self,

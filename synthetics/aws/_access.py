@@ -7,8 +7,10 @@ a connect and read deadline and a bounded number of attempts.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import botocore.exceptions
@@ -34,10 +36,28 @@ class AwsAccess:
         # Clients are thread-safe once made; making them is not.
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = self.session.client(
-                    service, endpoint_url=self.settings.endpoint_url, config=self.config
+                self._clients[service] = _despite_environment_churn(
+                    lambda: self.session.client(service, endpoint_url=self.settings.endpoint_url, config=self.config)
                 )
             return self._clients[service]
+
+
+_T = TypeVar("_T")
+_ENVIRONMENT_ATTEMPTS = 5
+
+
+def _despite_environment_churn(make: Callable[[], _T]) -> _T:
+    """botocore copies os.environ while it makes a client, and pytest's main thread rewrites
+    PYTEST_CURRENT_TEST in it between checks: the copy can meet a key that is gone (KeyError) or a
+    dictionary that changed size (RuntimeError). Neither says anything about AWS: make it again."""
+    for attempt in range(_ENVIRONMENT_ATTEMPTS):
+        try:
+            return make()
+        except (KeyError, RuntimeError):
+            if attempt == _ENVIRONMENT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _fix(settings: AwsSettings) -> str:
@@ -58,7 +78,7 @@ def open_aws(settings: AwsSettings, timeout_s: float) -> AwsAccess:
         retries={"max_attempts": 2, "mode": "standard"},
     )
     try:
-        session = boto3.Session(botocore_session=core, region_name=settings.region)
+        session = _despite_environment_churn(lambda: boto3.Session(botocore_session=core, region_name=settings.region))
         access = AwsAccess(settings, session, config)
         access.client("sts").get_caller_identity()
     except botocore.exceptions.ProfileNotFound:

@@ -120,28 +120,38 @@ def block_public_access(result: PublicAccess) -> None:
         )
 
 
-def log_no_database_errors(search: LogSearch, live: Mapping[str, bool] | None = None) -> None:
-    """No database errors in the logs, judged against the live checks of the database (`live`:
-    what each saw, passed or not): errors that stopped before this run while the live checks pass
-    are a recovery, errors still arriving while they pass an intermittent fault; both warnings.
-    Errors while a live check fails, or with no live check to judge by, are the outage."""
+def log_no_database_errors(search: LogSearch, live: Mapping[str, bool | None] | None = None) -> None:
+    """No database errors in the logs, judged against the live checks of the database (`live`: what
+    each saw: passed, failed, or None when it could not reach the database at all):
+    - errors while a live check fails are the outage;
+    - errors still arriving during this run: a warning with their count while every live check
+      passes (intermittent), the outage otherwise (nothing live says the database is fine);
+    - errors that stopped before this run began: recovered, a warning.
+    """
     __tracebackhide__ = True
     if not search.matches:
         return
     lines = " | ".join(f"{m.timestamp} {m.message[:200]}" for m in search.matches[-3:])
     counted = f"{'at least ' if search.counted_at_least else ''}{search.counted}"
-    if not live or not all(live.values()):
-        raise fail(f"{counted} database error line(s) in {search.group} since {search.since}: {lines}")
-    passing = ", ".join(live)
-    if not search.arriving:
+    seen = dict(live or {})
+    failing = [name for name, passed in seen.items() if passed is False]
+    confirmed = bool(seen) and all(passed is True for passed in seen.values())
+    outage = f"{counted} database error line(s) in {search.group} since {search.since}: {lines}"
+    if failing:
+        raise fail(f"{outage} (and the live check(s) {', '.join(failing)} fail)")
+    if search.arriving:
+        if not confirmed:
+            raise fail(f"{outage}, still arriving during this run, with no live check to say the database is fine")
         warn(
-            f"recovered: the last of {counted} database error line(s) in {search.group} was logged at "
-            f"{search.newest}, before this run began ({search.arriving_since}); the live checks pass ({passing})"
+            f"intermittent: {len(search.arriving)} database error line(s) logged during this run (since "
+            f"{search.arriving_since}; {counted} since {search.since}) while the live checks pass "
+            f"({', '.join(seen)}): {lines}"
         )
         return
+    judged = f"the live checks pass ({', '.join(seen)})" if confirmed else "no live check could reach the database now"
     warn(
-        f"intermittent: {len(search.arriving)} database error line(s) logged during this run (since "
-        f"{search.arriving_since}; {counted} since {search.since}) while the live checks pass ({passing}): {lines}"
+        f"recovered: the last of {counted} database error line(s) in {search.group} was logged at "
+        f"{search.newest}, before this run began ({search.arriving_since}); {judged}"
     )
 
 

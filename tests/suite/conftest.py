@@ -7,10 +7,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +58,6 @@ def run_suite(workdir: Path, *args: str, env: dict[str, str] | None = None, cwd:
         check=False,
     )
     return SuiteRun(completed.returncode, completed.stdout + completed.stderr, verdict)
-
-
-def since_now() -> str:
-    """--since for a run of the shared deployment: what earlier tests' faults logged is not news."""
-    return f"--since={datetime.now(UTC).isoformat(timespec='milliseconds')}"
-
-
-def run_suite_from_now(workdir: Path, target: Path) -> SuiteRun:
-    """A run that judges the shared deployment from now on: its log search starts after the error
-    lines earlier faults left (the shipper stamps each line within a fraction of a second)."""
-    time.sleep(1.0)
-    since = datetime.now(UTC).isoformat(timespec="milliseconds")
-    return run_suite(workdir, f"--target={target}", f"--since={since}")
 
 
 @dataclass(frozen=True)

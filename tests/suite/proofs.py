@@ -31,6 +31,7 @@ from botocore.config import Config
 from stack import FAULTS
 from stack._aws_seed import HEALTHY_METRICS, NAMES
 from synthetics.catalogue import Mode
+from synthetics.verdict import Status
 from tests.stack._helpers import edge_config_changed
 from tests.suite.conftest import Reference
 
@@ -78,6 +79,7 @@ class Proof:
     summary: str  # what is broken, as `python -m stack fault --list` says it for a fault
     breaks: Breaks
     setting: Setting = on_the_reference
+    status: Status = Status.UNHEALTHY  # the verdict's status while it is broken
 
 
 # -- the reference deployment's faults --------------------------------------------------------------

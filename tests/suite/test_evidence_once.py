@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.suite.conftest import Reference, SuiteRun, run_suite, since_now
+from tests.suite.conftest import Reference, SuiteRun, run_suite
 
 pytestmark = pytest.mark.stack
 
@@ -59,10 +59,10 @@ def _during(reference: Reference, run: Callable[[], SuiteRun]) -> tuple[SuiteRun
 
 def test_a_parallel_run_asks_what_a_serial_run_asks(reference: Reference, tmp_path: Path) -> None:
     target = f"--target={reference.target}"
-    serial, serial_kinds, serial_puts = _during(reference, lambda: run_suite(tmp_path / "serial", target, since_now()))
+    serial, serial_kinds, serial_puts = _during(reference, lambda: run_suite(tmp_path / "serial", target))
     assert serial.returncode == 0, serial.output
     parallel, parallel_kinds, parallel_puts = _during(
-        reference, lambda: run_suite(tmp_path / "parallel", target, since_now(), "-n", "2")
+        reference, lambda: run_suite(tmp_path / "parallel", target, "-n", "2")
     )
     assert parallel.returncode == 0, parallel.output
     assert "Synthetics: HEALTHY" in parallel.output
@@ -76,7 +76,7 @@ def test_a_parallel_run_asks_what_a_serial_run_asks(reference: Reference, tmp_pa
 
 def test_a_smoke_run_writes_nothing(reference: Reference, tmp_path: Path) -> None:
     smoke, kinds, canary_puts = _during(
-        reference, lambda: run_suite(tmp_path, f"--target={reference.target}", since_now(), "-m", "smoke")
+        reference, lambda: run_suite(tmp_path, f"--target={reference.target}", "-m", "smoke")
     )
     assert smoke.returncode == 0, smoke.output
     assert kinds["GET chat.phenom.test/_matrix/client/versions"] >= 1, kinds  # the log did see the run
@@ -94,7 +94,7 @@ def test_a_skip_reason_is_the_same_in_a_worker_that_reads_the_evidence(reference
     env = {"SYNAPSE_ADMIN_TOKEN": "syt_not_a_token"}
     skipped = {}
     for mode, workers in (("serial", ()), ("parallel", ("-n", "2"))):
-        run = run_suite(tmp_path / mode, f"--target={target}", since_now(), *workers, env=env)
+        run = run_suite(tmp_path / mode, f"--target={target}", *workers, env=env)
         assert run.returncode == 0, run.output
         skipped[mode] = {c["id"]: c["message"] for c in run.verdict["checks"] if c["outcome"] == "skipped"}
     assert skipped["parallel"] == skipped["serial"]

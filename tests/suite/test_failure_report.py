@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.suite.conftest import REPO, Reference, SuiteRun, run_suite, since_now
+from tests.suite.conftest import REPO, Reference, SuiteRun, run_suite
 
 # Wide enough that the `-ra` summary lines are not trimmed to the terminal's width.
 WIDE = {"COLUMNS": "240"}
@@ -46,7 +46,7 @@ def database_down(reference: Reference, tmp_path_factory: pytest.TempPathFactory
     workdir = tmp_path_factory.mktemp("db-down")
     with reference.deployment.injected("db-down"):
         yield {
-            style: run_suite(workdir / style, f"--target={reference.target}", since_now(), *args, env=WIDE)
+            style: run_suite(workdir / style, f"--target={reference.target}", *args, env=WIDE)
             for style, args in (("default", ()), ("long", ("--tb=long",)))
         }
 
@@ -86,7 +86,7 @@ def test_tb_long_prints_the_whole_traceback(database_down: dict[str, SuiteRun]) 
     assert "checks/test_client_api.py:" in text
 
 
-CRASHING_CHECKS = '''
+CRASHING_CHECKS = """
 import pytest
 
 from synthetics.check import check
@@ -113,7 +113,7 @@ def test_needs_a_broken_fixture(broken):
 
 def test_not_a_check():
     assert parse({"server": 1}) == 2
-'''
+"""
 
 
 def crashing(tmp_path: Path, *args: str) -> SuiteRun:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.suite.conftest import Reference, run_suite, run_suite_from_now, since_now
+from tests.suite.conftest import Reference, run_suite
 
 pytestmark = pytest.mark.stack
 
@@ -13,7 +13,7 @@ VERSIONS_CHECKS = {"client_api.versions", "client_api.versions_http2"}
 
 
 def test_healthy_deployment_passes_with_an_empty_diagnosis(reference: Reference, tmp_path: Path) -> None:
-    run = run_suite_from_now(tmp_path, reference.target)
+    run = run_suite(tmp_path, f"--target={reference.target}")
     assert run.returncode == 0, run.output
     assert run.verdict["status"] == "healthy"
     assert run.verdict["diagnosis"] == []
@@ -28,7 +28,7 @@ def test_healthy_deployment_passes_with_an_empty_diagnosis(reference: Reference,
 
 def test_synapse_stopped_is_diagnosed_as_origin_down_and_heals(reference: Reference, tmp_path: Path) -> None:
     with reference.deployment.injected("synapse-down"):
-        run = run_suite(tmp_path / "down", f"--target={reference.target}", since_now())
+        run = run_suite(tmp_path / "down", f"--target={reference.target}")
     assert run.returncode != 0, run.output
     verdict = run.verdict
     assert verdict["status"] == "unhealthy"
@@ -50,7 +50,7 @@ def test_synapse_stopped_is_diagnosed_as_origin_down_and_heals(reference: Refere
     assert "[origin-down] 502 from Cloudflare" in run.output
     assert "--force-new-deployment" in run.output
 
-    healed = run_suite_from_now(tmp_path / "healed", reference.target)
+    healed = run_suite(tmp_path / "healed", f"--target={reference.target}")
     assert healed.returncode == 0, healed.output
     assert healed.verdict["status"] == "healthy"
 

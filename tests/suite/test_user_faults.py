@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.suite.conftest import Reference, run_suite, run_suite_from_now
+from tests.suite.conftest import Reference, run_suite
 
 pytestmark = pytest.mark.stack
 
 
 def test_journeys_record_their_latency_and_leave_the_room_tidy(reference: Reference, tmp_path: Path) -> None:
-    run = run_suite_from_now(tmp_path, reference.target)
+    run = run_suite(tmp_path, f"--target={reference.target}")
     message = {c["id"]: c for c in run.verdict["checks"]}["journey.message_delivered"]
     assert message["outcome"] == "passed"
     assert any(w.startswith("send to /sync took") for w in message.get("warnings", [])), message

@@ -96,19 +96,23 @@ def test_the_written_verdict_follows_the_schema_and_holds_no_secret(tmp_path: Pa
 
 
 def test_evidence_of_the_other_side_that_disagrees_is_named() -> None:
-    result = verdict([
-        record("client_api.versions", "failed", "origin-down"),
-        record("aws.ecs_service_running", "passed", layer="aws", detects="origin-down"),
-    ])
+    result = verdict(
+        [
+            record("client_api.versions", "failed", "origin-down"),
+            record("aws.ecs_service_running", "passed", layer="aws", detects="origin-down"),
+        ]
+    )
     conflicts = result.diagnosis[0]["conflicts"]
     assert len(conflicts) == 1 and conflicts[0].startswith("aws.ecs_service_running passed")
 
 
 def test_agreeing_evidence_is_no_conflict() -> None:
-    result = verdict([
-        record("client_api.versions", "failed", "origin-down"),
-        record("aws.ecs_service_running", "failed", "origin-down", layer="aws"),
-    ])
+    result = verdict(
+        [
+            record("client_api.versions", "failed", "origin-down"),
+            record("aws.ecs_service_running", "failed", "origin-down", layer="aws"),
+        ]
+    )
     assert "conflicts" not in result.diagnosis[0]
     assert result.diagnosis[0]["evidence"] == ["aws.ecs_service_running", "client_api.versions"]
 
