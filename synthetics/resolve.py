@@ -65,8 +65,8 @@ class Lookup:
         return f"{self.name} {self.rdtype}: {meaning}" + (f" ({self.detail})" if self.detail else "")
 
 
-def _resolver(target: Target) -> dns.resolver.Resolver:
-    servers = target.dns.nameservers
+def _resolver(target: Target, nameservers: tuple[tuple[str, int], ...] | None = None) -> dns.resolver.Resolver:
+    servers = target.dns.nameservers if nameservers is None else nameservers
     resolver = dns.resolver.Resolver(configure=not servers)
     if servers:
         resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port) for host, port in servers]
@@ -76,10 +76,10 @@ def _resolver(target: Target) -> dns.resolver.Resolver:
     return resolver
 
 
-def lookup(target: Target, name: str, rdtype: str) -> Lookup:
-    """Asks the target's nameservers (or the system's) once, within the target's deadline."""
+def lookup(target: Target, name: str, rdtype: str, *, nameservers: tuple[tuple[str, int], ...] | None = None) -> Lookup:
+    """Asks the target's nameservers (or the system's, or the given ones) once, within the target's deadline."""
     try:
-        answer = _resolver(target).resolve(name, rdtype, raise_on_no_answer=False, search=False)
+        answer = _resolver(target, nameservers).resolve(name, rdtype, raise_on_no_answer=False, search=False)
     except dns.resolver.NXDOMAIN:
         return Lookup(name, rdtype, "nxdomain")
     except dns.resolver.NoNameservers as error:

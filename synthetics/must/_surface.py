@@ -12,6 +12,7 @@ from synthetics.http_failure import read_failure
 from synthetics.latency import Latency
 from synthetics.must._core import fail, match_response
 from synthetics.resolve import Lookup, in_cloudflare
+from synthetics.runner import ControlReport
 from synthetics.tls import TlsReport
 
 
@@ -125,3 +126,10 @@ def _challenged(exchange: Exchange) -> bool:
 
 # What Cloudflare's challenge pages carry besides their title (its script's path, its element ids).
 _CHALLENGE_PAGE_MARKERS = ("/cdn-cgi/challenge-platform/", "cf-chl", "cf_chl", "challenge-running", "challenge-error")
+
+
+def reach_the_network(report: ControlReport) -> None:
+    """Something of the runner's control answers (a resolver, the URL): its own network works."""
+    __tracebackhide__ = True
+    if not report.reached:
+        raise fail(f"the runner reached none of its controls: {'; '.join(report.tried())}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from synthetics.target._schema import option, section
+from synthetics.target._schema import nested, option, section
 from synthetics.target._values import (
     HostPort,
     boolean,
@@ -24,10 +24,11 @@ from synthetics.target._values import (
     number,
     optional,
     required,
+    text,
     web_url,
 )
 
-__all__ = ["Canary", "Credentials", "Dns", "Edge", "Homeserver", "Network", "Reporting", "Thresholds", "Tls"]
+__all__ = ["Canary", "Control", "Credentials", "Dns", "Edge", "Homeserver", "Network", "Reporting", "Thresholds", "Tls"]
 
 
 @section
@@ -75,6 +76,22 @@ class Dns:
 
 
 @section
+class Control:
+    """What the runner itself should always reach, whatever the target does: when none of it answers,
+    the run says the runner is cut off (inconclusive) instead of blaming chat."""
+
+    resolvers: tuple[HostPort, ...] = option(
+        nameserver_list, default=(), doc="resolvers (ip[:port]) the runner should always get an answer from"
+    )
+    name: str = option(text, default="cloudflare.com", doc="the name asked of those resolvers")
+    url: str | None = option(
+        optional(web_url("must be an http(s) URL with a host")),
+        default=None,
+        doc="a URL the runner should always reach",
+    )
+
+
+@section
 class Network:
     timeout_s: float = option(number(0.1, 120), default=5.0, doc="seconds before a probe gives up")
     connect_to: Mapping[HostPort, HostPort] = option(
@@ -83,6 +100,9 @@ class Network:
     # The reference deployment's DNS names public Cloudflare addresses that must never receive a
     # packet from a test.
     connect_to_only: bool = option(boolean, default=False, doc="never connect anywhere connect_to does not map")
+    control: Control | None = option(
+        nested(Control), default=None, doc="what the runner should always reach (told apart from the target)"
+    )
 
 
 @section
