@@ -72,6 +72,7 @@ def agree_on_keys(per_address: AddressKeys, server_name: str) -> None:
     __tracebackhide__ = True
     if per_address.note:
         warn(per_address.note)
+    if not per_address.by_address:
         return
     seen: dict[str, tuple[str, ...]] = {}
     for address, exchange in per_address.by_address:
