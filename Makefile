@@ -29,7 +29,7 @@ test: $(READY)
 	$(VENV)/bin/actionlint -no-color $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy
-	scripts/private-network $(PYTHON) -m pytest tests --alluredir=reports/test-allure-results $(PYTEST_ARGS)
+	scripts/private-network $(PYTHON) -m pytest tests --alluredir=reports/test-allure-results --durations=15 $(PYTEST_ARGS)
 
 # The HTML report of the last run (reports/allure-results -> reports/allure-report/), offline, with
 # trends across runs; SINGLE_FILE=1 writes one self-contained reports/allure-report.html instead.
