@@ -51,6 +51,9 @@ def target_document(
                 synapse: synapse,
             },
             "connect_to_only": True,
+            # What the runner should always reach: here its own loopback resolver (a test that cuts
+            # the runner's network sees it fail first).
+            "control": {"resolvers": [f"127.0.0.1:{dns_port}"], "name": SERVER_NAME},
         },
         # The deployment's AWS is a moto server; the section names what `_aws_seed` created there.
         "aws": None if moto_port is None else target_section(str(layout.aws_credentials), moto_port),

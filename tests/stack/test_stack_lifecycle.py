@@ -64,6 +64,7 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
                 synapse: synapse,
             },
             "connect_to_only": True,
+            "control": {"resolvers": [nameserver], "name": "phenom.test"},
         },
         "aws": {
             "profile": None,

@@ -7,7 +7,8 @@ import pytest
 
 from tests.suite.conftest import Reference, run_suite
 
-SURFACE = {"dns", "tls", "edge", "client_api", "client_discovery", "federation"}
+# runner: the runner's own network (network.control), at the bottom of the stack, runs in every mode.
+SURFACE = {"runner", "dns", "tls", "edge", "client_api", "client_discovery", "federation"}
 
 
 def collected(tmp_path: Path, *args: str) -> set[str]:
