@@ -8,13 +8,13 @@ import contextlib
 import json
 import socket
 import ssl
-import threading
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 
 import trustme
+
+from tests.support.loopback import LoopbackServer
 
 Behaviour = Literal[
     "slow-headers",
@@ -50,10 +50,11 @@ CONFUSED = {
 }
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     """Serves `behaviour` over TLS (a throwaway CA the target trusts) on 127.0.0.1:port."""
 
     def __init__(self, behaviour: Behaviour, hosts: tuple[str, ...], directory: Path) -> None:
+        super().__init__()
         self.behaviour = behaviour
         ca = trustme.CA()
         self.ca_bundle = directory / "hostile-ca.pem"
@@ -61,32 +62,8 @@ class HostileServer:
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ca.issue_cert(*hosts).configure_cert(self._context)
         self._context.set_alpn_protocols(["http/1.1"])
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
-        self._listener.settimeout(0.2)
-        self._stop = threading.Event()
-        self._held: list[socket.socket] = []
-        self.port = int(self._listener.getsockname()[1])
 
-    def __enter__(self) -> HostileServer:
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self._stop.set()
-        for sock in [self._listener, *self._held]:
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                continue
-            self._held.append(client)
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
+    def _handle(self, client: socket.socket) -> None:
         with contextlib.suppress(OSError, ssl.SSLError, ValueError):
             if self.behaviour == "hang":
                 self._stop.wait()
