@@ -5,7 +5,7 @@ import pytest
 from synthetics import must
 from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, PublicAccess, RdsState
 from synthetics.catalogue import Mode
-from synthetics.check import RunMode, Severity, check
+from synthetics.check import Impact, RunMode, Severity, check
 from synthetics.layers import Layer
 from synthetics.target import Target
 
@@ -90,6 +90,7 @@ def test_s3_media_write(media_canary: CanaryResult) -> None:
     layer=Layer.AWS,
     severity=Severity.CRITICAL,
     detects=Mode.SECURITY_EXPOSURE,
+    impact=Impact.EXPOSURE,
     title="Public access to the S3 media bucket is blocked",
     proven_by=("public-access-block-deleted",),
 )

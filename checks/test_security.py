@@ -2,7 +2,7 @@
 
 from synthetics import must
 from synthetics.catalogue import Mode
-from synthetics.check import Severity, check
+from synthetics.check import Impact, Severity, check
 from synthetics.exchange import Exchange
 from synthetics.layers import Layer
 from synthetics.target import Target
@@ -12,6 +12,7 @@ from synthetics.target import Target
     layer=Layer.SECURITY,
     severity=Severity.CRITICAL,
     detects=Mode.SECURITY_EXPOSURE,
+    impact=Impact.EXPOSURE,
     title="The admin API is not reachable through the public edge",
     needs=("origin",),
     proven_by=("admin-exposed",),
@@ -24,6 +25,7 @@ def test_admin_api_not_exposed(public_admin_api: Exchange) -> None:
     layer=Layer.SECURITY,
     severity=Severity.CRITICAL,
     detects=Mode.SECURITY_EXPOSURE,
+    impact=Impact.EXPOSURE,
     title="Metrics are not reachable through the public edge",
     needs=("origin",),
 )
@@ -35,6 +37,7 @@ def test_metrics_not_exposed(public_metrics: Exchange) -> None:
     layer=Layer.SECURITY,
     severity=Severity.NORMAL,
     detects=Mode.SECURITY_EXPOSURE,
+    impact=Impact.EXPOSURE,
     title="Registration is not open without a token or other gate",
     needs=("origin",),
     proven_by=("registration-open",),

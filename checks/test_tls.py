@@ -34,7 +34,7 @@ def test_certificate_verifies(tls_report: TlsReport) -> None:
     proven_by=("cert-expiring",),
 )
 def test_certificate_not_expiring(tls_report: TlsReport, target: Target) -> None:
-    must.last_days(tls_report, target.tls.min_days_remaining)
+    must.last_days(tls_report, target.tls.min_days_remaining, target.tls.critical_days)
 
 
 @check(

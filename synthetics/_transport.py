@@ -31,15 +31,24 @@ from synthetics.exchange import ProbeError
 from synthetics.target import Target
 
 __all__ = [
+    "CONFIRMED_KINDS",
+    "CONFIRMED_STATUSES",
     "ConnectionBlocked",
     "DeadHosts",
     "HostKey",
     "KnownDead",
     "classify_transport_error",
     "connect_address",
+    "first_attempt",
     "http_client",
     "request_deadline",
 ]
+
+# Fast failures, which one retry on a new connection confirms or clears (a blip is not an outage):
+# a refused or reset connection, and the edge's gateway answers. A timeout is never retried: the
+# run has one deadline, and a host that hangs costs it once.
+CONFIRMED_KINDS = frozenset({"refused", "reset"})
+CONFIRMED_STATUSES = frozenset({502, 503, 504, *range(520, 531)})
 
 HostKey = tuple[str, int, str | None]  # (host as requested, port, pinned address)
 _local = threading.local()
@@ -69,6 +78,23 @@ def request_deadline(seconds: float) -> Iterator[float]:
         yield deadline
     finally:
         _local.deadline = previous
+
+
+@contextmanager
+def first_attempt(confirmed_later: bool) -> Iterator[None]:
+    """While inside, a fast failure of this thread's connections is not yet a dead host: the
+    request will be tried again, and only a failed confirming attempt marks the host failed."""
+    previous = getattr(_local, "provisional", False)
+    _local.provisional = confirmed_later
+    try:
+        yield
+    finally:
+        _local.provisional = previous
+
+
+def _remember(dead: DeadHosts, key: HostKey, error: ProbeError) -> None:
+    if not (getattr(_local, "provisional", False) and error.kind in CONFIRMED_KINDS):
+        dead.record(key, error)
 
 
 def _left(timeout: float | None, expired: type[Exception]) -> float | None:
@@ -124,7 +150,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         try:
             tls = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
         except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
-            self._dead.record(self._key, classify_transport_error(error, self._timeout_s))
+            _remember(self._dead, self._key, classify_transport_error(error, self._timeout_s))
             raise
         return _DeadlineStream(tls, self._key, self._dead, self._timeout_s)
 
@@ -160,7 +186,7 @@ class _ConnectToBackend(httpcore.NetworkBackend):
             self._dead.record(key, ProbeError("blocked", str(blocked)))
             raise httpcore.ConnectError(f"blocked: {blocked}") from None
         except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
-            self._dead.record(key, classify_transport_error(error, self._target.network.timeout_s))
+            _remember(self._dead, key, classify_transport_error(error, self._target.network.timeout_s))
             raise
         return _DeadlineStream(stream, key, self._dead, self._target.network.timeout_s)
 
@@ -242,6 +268,8 @@ def classify_transport_error(error: BaseException, timeout_s: float) -> ProbeErr
             return ProbeError("tls", f"TLS handshake failed: {cause.reason or cause}")
         if isinstance(cause, ConnectionRefusedError):
             return ProbeError("refused", "connection refused")
+        if isinstance(cause, ConnectionResetError):
+            return ProbeError("reset", "connection reset by the peer")
     text = str(error) or type(error).__name__
     if "refused" in text.lower():
         return ProbeError("refused", "connection refused")

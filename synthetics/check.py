@@ -21,6 +21,7 @@ __all__ = [
     "MARKER",
     "WRITES",
     "CheckInfo",
+    "Impact",
     "Reading",
     "RunMode",
     "Severity",
@@ -45,6 +46,19 @@ class Severity(StrEnum):
     NORMAL = "normal"
     MINOR = "minor"
     TRIVIAL = "trivial"
+
+
+class Impact(StrEnum):
+    """What a finding means for the run's status: users hurt, something exposed, or a warning."""
+
+    OUTAGE = "outage"  # users are hurt: the run is unhealthy
+    EXPOSURE = "exposure"  # data or the admin surface is open to anyone: the run is unhealthy
+    WARNING = "warning"  # chat works, something needs attention soon: the run is degraded
+
+    @property
+    def hurts(self) -> bool:
+        """Whether a finding of this impact makes the run unhealthy (a warning only degrades it)."""
+        return self is not Impact.WARNING
 
 
 class RunMode(StrEnum):
@@ -92,6 +106,7 @@ class CheckInfo:
     layer: Layer
     severity: Severity
     detects: Mode
+    impact: Impact = Impact.OUTAGE
     needs: tuple[str, ...] = ()
     reads: tuple[Reading, ...] = ALL_READINGS
     proven_by: tuple[str, ...] = ()
@@ -111,6 +126,7 @@ def check(
     severity: Severity,
     detects: Mode,
     title: str,
+    impact: Impact = Impact.OUTAGE,
     modes: tuple[RunMode, ...] | None = None,
     writes: bool = False,
     needs: tuple[str, ...] = (),
@@ -119,6 +135,8 @@ def check(
 ) -> Callable[[F], F]:
     """Declares a function as a check. Mistakes fail at import, not at 3 a.m.
 
+    `impact` is what the check failing means (an outage, or an exposure of data or the admin
+    surface); a finding the check's helper judges a warning (`must.warn`) only degrades the run.
     `modes` defaults by layer (the public surface runs in every mode); `writes` marks a check that
     changes something (an object, a message), which --read-only skips; `needs` names the gates
     (lower layers, see fixtures/gates.py) that must be open for the check to mean anything;
@@ -128,7 +146,9 @@ def check(
     a parametrised check only (`"dns-missing[chat-host]"`: the fault removes the chat host's records,
     not the server name's).
     """
-    layer, severity, detects = Layer(layer), Severity(severity), Mode(detects)
+    layer, severity, detects, impact = Layer(layer), Severity(severity), Mode(detects), Impact(impact)
+    if not impact.hurts:
+        raise ValueError("a check's failure hurts (an outage or an exposure); a warning is must.warn's finding")
     if isinstance(proven_by, str) or not all(_PROOF_NAME.match(name) for name in proven_by):
         raise ValueError(f"proven_by takes a tuple of fault or proof names, optionally name[param]: {proven_by!r}")
     chosen = default_modes(layer) if modes is None else tuple(RunMode(mode) for mode in modes)
@@ -142,6 +162,7 @@ def check(
                 layer=layer,
                 severity=severity,
                 detects=detects,
+                impact=impact,
                 title=title,
                 needs=needs,
                 reads=tuple(Reading(r) for r in reads),
@@ -180,6 +201,7 @@ def check_info(item: pytest.Item) -> CheckInfo | None:
         layer=marker.kwargs["layer"],
         severity=marker.kwargs["severity"],
         detects=marker.kwargs["detects"],
+        impact=marker.kwargs.get("impact", Impact.OUTAGE),
         needs=tuple(marker.kwargs.get("needs", ())),
         reads=tuple(marker.kwargs.get("reads", ALL_READINGS)),
         proven_by=proven_for(tuple(marker.kwargs.get("proven_by", ())), callspec.id if callspec is not None else None),

@@ -6,6 +6,7 @@ Ranking reads the evidence, not a fixed order alone:
   runner's) while a live probe of the same mode at or below that layer passed is contradicted: the
   origin answering /versions outranks the admin API failing, so such a mode never ranks first while
   an uncontradicted one is there;
+- a finding that hurts (an outage, an exposure) outranks every warning, which only degrades the run;
 - the first entry says why it outranks the others.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from synthetics.catalogue import CATALOGUE, Mode, render_remediation
-from synthetics.check import Severity
+from synthetics.check import Impact, Severity
 from synthetics.record import CheckRecord, Outcome
 from synthetics.target import Target
 
@@ -28,18 +29,37 @@ _SEVERITIES = tuple(Severity)
 @dataclass(frozen=True)
 class Finding:
     mode: Mode
-    evidence: tuple[CheckRecord, ...]  # the failed checks that name the mode
+    evidence: tuple[CheckRecord, ...]  # the failed checks that name the mode (or, for a warning, the passed ones)
     contradicted_by: tuple[CheckRecord, ...]  # passed live probes of the same mode
 
     @property
     def concerns_chat(self) -> bool:
         return CATALOGUE[self.mode].concerns_chat
 
-    def likelihood(self) -> tuple[bool, tuple[int, int], int, int, int]:
-        # Uncontradicted first; then the lowest layer of the stack, the gravest check, the most evidence.
+    @property
+    def impact(self) -> Impact:
+        """A failure's gravest declared impact (an exposure, else an outage); passed evidence, a warning."""
+        if not any(r.outcome == Outcome.FAILED for r in self.evidence):
+            return Impact.WARNING
+        return Impact.EXPOSURE if any(r.impact is Impact.EXPOSURE for r in self.evidence) else Impact.OUTAGE
+
+    @property
+    def recovered(self) -> bool:
+        """A warning about evidence that ended before the run began, and nothing else."""
+        return self.impact is Impact.WARNING and all(r.recovered for r in self.evidence)
+
+    def likelihood(self) -> tuple[bool, bool, tuple[int, int], int, int, int]:
+        # What hurts first, uncontradicted first; then the lowest layer, the gravest check, the most evidence.
         lowest_layer = min(r.layer.depth for r in self.evidence)
         gravest = min(_SEVERITIES.index(r.severity) for r in self.evidence)
-        return (bool(self.contradicted_by), CATALOGUE[self.mode].rank, lowest_layer, gravest, -len(self.evidence))
+        return (
+            not self.impact.hurts,
+            bool(self.contradicted_by),
+            CATALOGUE[self.mode].rank,
+            lowest_layer,
+            gravest,
+            -len(self.evidence),
+        )
 
 
 def _contradictions(
@@ -56,22 +76,31 @@ def _contradictions(
 
 
 def rank_findings(records: Sequence[CheckRecord]) -> list[Finding]:
-    """The failure modes the failed checks name, likeliest root cause first."""
+    """The failure modes the failed checks name, likeliest root cause first; then the warnings."""
     failing: dict[Mode, list[CheckRecord]] = {}
+    warned: dict[Mode, list[CheckRecord]] = {}
     for record in records:
         if record.outcome == Outcome.FAILED and record.failure_mode:
             failing.setdefault(record.failure_mode, []).append(record)
+        elif record.outcome == Outcome.PASSED and record.warnings and record.failure_mode:
+            warned.setdefault(record.failure_mode, []).append(record)
     findings = [
         Finding(mode, tuple(evidence), _contradictions(mode, evidence, records)) for mode, evidence in failing.items()
     ]
+    # A mode that also fails is that failure; its warnings add nothing to the ranking.
+    findings += [Finding(mode, tuple(evidence), ()) for mode, evidence in warned.items() if mode not in failing]
     return sorted(findings, key=Finding.likelihood)
 
 
 def _why_first(first: Finding, others: Sequence[Finding]) -> str:
     layer = CATALOGUE[first.mode].layer
     reasons = []
+    # Warnings rank after whatever hurts: the first is compared with its peers, the rest only warn.
+    warnings = [f.mode for f in others if first.impact.hurts and not f.impact.hurts]
+    others = [f for f in others if f.impact.hurts == first.impact.hurts]
     if not others:
-        reasons.append(f"the only failure mode seen ({len(first.evidence)} check(s))")
+        what = "failure mode" if first.impact.hurts else "warning"
+        reasons.append(f"the only {what} seen ({len(first.evidence)} check(s))")
     above = [f.mode for f in others if not f.contradicted_by and CATALOGUE[f.mode].layer.depth > layer.depth]
     level = [f.mode for f in others if not f.contradicted_by and CATALOGUE[f.mode].layer == layer]
     if above:
@@ -85,6 +114,8 @@ def _why_first(first: Finding, others: Sequence[Finding]) -> str:
     if first.contradicted_by:
         passed = ", ".join(r.id for r in first.contradicted_by)
         reasons.append(f"though contradicted by live evidence ({passed} passed): the views disagree")
+    if warnings and first.impact.hurts:
+        reasons.append(f"it hurts ({first.impact}), while {', '.join(warnings)} only warn")
     return "; ".join(reasons)
 
 
@@ -116,8 +147,11 @@ def diagnose(
             "remediation": render_remediation(mode, target) if target else [],
             "symptom": mode.symptom,
             "likely_cause": mode.likely_cause,
-            "messages": [r.message for r in finding.evidence],
+            "messages": [m for r in finding.evidence for m in ((r.message,) if r.message else r.warnings)],
+            "impact": finding.impact,
         }
+        if finding.recovered:
+            entry["recovered"] = True
         if index == 0:
             entry["why_first"] = _why_first(finding, findings[1:])
         if finding.contradicted_by:

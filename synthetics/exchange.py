@@ -17,7 +17,17 @@ MAX_JSON_DEPTH = 32
 # Why no HTTP response came back.
 # "no-route" is the runner's own: its network is unreachable (no route, no interface), before any packet left.
 ErrorKind = Literal[
-    "dns", "refused", "connect-timeout", "tls", "timeout", "protocol", "too-large", "network", "no-route", "blocked"
+    "dns",
+    "refused",
+    "reset",
+    "connect-timeout",
+    "tls",
+    "timeout",
+    "protocol",
+    "too-large",
+    "network",
+    "no-route",
+    "blocked",
 ]
 
 
@@ -48,6 +58,28 @@ class Exchange:
     # Milliseconds per phase of this request, as blackbox_exporter reports them: connect (name
     # resolution included), tls, processing (request sent to first byte) and transfer.
     phases_ms: Mapping[str, float] = field(default_factory=dict)
+    # The attempts before this one that failed fast and were tried again (synthetics.probe): a
+    # failure counts only once its confirming attempt failed too.
+    earlier: tuple[Exchange, ...] = ()
+
+    @property
+    def attempts(self) -> int:
+        return len(self.earlier) + 1
+
+    def outcome(self) -> str:
+        """This attempt's answer in a few words: the status and who sent it, or why none came."""
+        took = f"after {self.elapsed_s * 1000:.0f} ms"
+        if self.error is not None:
+            return f"no HTTP response ({self.error}) {took}"
+        server = self.header("server")
+        return f"HTTP {self.status}" + (f" (server: {server})" if server else "") + f" {took}"
+
+    def attempt_lines(self) -> tuple[str, ...]:
+        """Every attempt of this request, oldest first: what the verdict shows of a retried request."""
+        return tuple(
+            f"{self.request_line}: attempt {number}: {attempt.outcome()}"
+            for number, attempt in enumerate((*self.earlier, self), start=1)
+        )
 
     @property
     def request_line(self) -> str:

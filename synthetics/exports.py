@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from synthetics.catalogue import CATALOGUE
-from synthetics.verdict import Verdict
+from synthetics.verdict import Status, Verdict
 
 __all__ = ["markdown_summary", "prometheus_text"]
 
@@ -66,6 +66,16 @@ def prometheus_text(verdict: Verdict) -> str:
     for mode in CATALOGUE:
         lines.append(f'synthetics_failure_mode_active{{target="{target}",failure_mode="{mode}"}} {int(mode in active)}')
     lines += [
+        "# HELP synthetics_check_attempts attempts of the requests the check judged (2: a fast failure tried again)",
+        "# TYPE synthetics_check_attempts gauge",
+    ]
+    for check in judged:
+        attempts = 2 if check.attempts else 1  # a request is tried at most twice
+        lines.append(f'synthetics_check_attempts{{target="{target}",check="{_label(check.id)}"}} {attempts}')
+    lines += [
+        "# HELP synthetics_status 1 for the run's status (healthy, degraded, unhealthy, ...), 0 for the others",
+        "# TYPE synthetics_status gauge",
+        *(f'synthetics_status{{target="{target}",status="{s}"}} {int(verdict.status == s)}' for s in Status),
         "# HELP synthetics_healthy 1 when the whole run was healthy",
         "# TYPE synthetics_healthy gauge",
         f'synthetics_healthy{{target="{target}"}} {int(verdict.status == "healthy")}',

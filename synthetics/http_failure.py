@@ -38,6 +38,7 @@ _TRANSPORT: Mapping[ErrorKind, Mode] = {
     "dns": Mode.DNS_MISCONFIGURED,
     "tls": Mode.TLS_CERTIFICATE,
     "refused": Mode.EDGE_MISCONFIGURED,
+    "reset": Mode.EDGE_MISCONFIGURED,
     # Cloudflare always completes a handshake and answers (with a 52x page at worst): silence is no edge at all.
     "connect-timeout": Mode.EDGE_UNREACHABLE,
     "timeout": Mode.SLOW_PERFORMANCE,

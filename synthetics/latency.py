@@ -15,7 +15,8 @@ LATENCY_SAMPLES = 5
 @dataclass(frozen=True)
 class Latency:
     samples_ms: tuple[float, ...]
-    threshold_ms: float
+    threshold_ms: float  # over it, chat is too slow: an outage
+    warning_ms: float  # over it (and under the threshold), a warning
     first_failure: Exchange | None
 
     @property
@@ -35,14 +36,14 @@ def _percentile(values: tuple[float, ...], percent: int) -> float:
     return ordered[rank - 1]
 
 
-def sample_latency(prober: Prober, threshold_ms: float) -> Latency:
+def sample_latency(prober: Prober, threshold_ms: float, warning_ms: float) -> Latency:
     samples: list[float] = []
     for _ in range(LATENCY_SAMPLES):
         exchange = prober.fetch("/_matrix/client/versions")
         if exchange.error is not None or exchange.status != 200:
-            return Latency(tuple(samples), threshold_ms, exchange)
+            return Latency(tuple(samples), threshold_ms, warning_ms, exchange)
         samples.append(exchange.elapsed_s * 1000)
         # With so few samples the p95 is the slowest one: once it is over, more samples change nothing.
         if samples[-1] > threshold_ms:
             break
-    return Latency(tuple(samples), threshold_ms, None)
+    return Latency(tuple(samples), threshold_ms, warning_ms, None)

@@ -6,17 +6,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from synthetics._transport import (
+    CONFIRMED_KINDS,
+    CONFIRMED_STATUSES,
     ConnectionBlocked,
     DeadHosts,
     KnownDead,
     classify_transport_error,
     connect_address,
+    first_attempt,
     http_client,
     request_deadline,
 )
@@ -35,6 +39,10 @@ MAX_BODY_BYTES = 1 << 20
 
 
 MAX_REDIRECTS = 5
+# A fast failure is tried again once, this long after, on a new connection (see `Prober.fetch`).
+CONFIRM_AFTER_S = 0.5
+# Requests that change nothing, which a retry cannot do twice; a write is never retried blindly.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -80,7 +88,14 @@ class Prober:
         json_body: Any = None,
         content: bytes | None = None,
     ) -> Exchange:
-        """A new exchange, never shared: repeated samples, and requests that change something."""
+        """A new exchange, never shared: repeated samples, and requests that change something.
+
+        A fast failure of a request that changes nothing (refused, reset, the edge's 502/503/504/52x)
+        is confirmed before it counts: tried once more on a new connection after CONFIRM_AFTER_S,
+        while at least half of the request's deadline is left, within what is left of it. The answer
+        keeps the failed attempt (`Exchange.earlier`), so a check that passed on the second attempt
+        says so. A timeout is never tried again.
+        """
         url = self.url(path_or_url)
         parts = urlsplit(url)
         origin = ((parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80), pinned)
@@ -88,12 +103,28 @@ class Prober:
         if dead is not None:
             # One timeout per dead host, not one per check.
             return Exchange(method=method, url=url, error=dead, reused_failure=True)
-        exchange = self._exchange(method, url, headers or {}, pinned, json_body, content)
+        request = (method, url, headers or {}, pinned, json_body, content)
+        confirmable = method in _SAFE_METHODS
+        with first_attempt(confirmed_later=confirmable):
+            exchange = self._exchange(*request, client=self._client(pinned), deadline_s=self._timeout)
         if exchange.error is not None and exchange.error.kind == "protocol":
             # A pooled connection the server closed as the request went out (an HTTP/2 GOAWAY race,
             # an idle keep-alive expiring): no answer came, so clients retry once on a new one.
-            exchange = self._exchange(method, url, headers or {}, pinned, json_body, content)
-        return exchange
+            exchange = self._exchange(*request, client=self._client(pinned), deadline_s=self._timeout)
+        if not (confirmable and _fails_fast(exchange)):
+            return exchange
+        if exchange.elapsed_s + CONFIRM_AFTER_S > self._timeout / 2:
+            # No time to confirm it: the failure stands, and the host is failed for the run.
+            if exchange.error is not None:
+                self._dead.record(origin, exchange.error)
+            return exchange
+        time.sleep(CONFIRM_AFTER_S)
+        # A new connection: the first may be the one thing that is broken.
+        with http_client(self._target, pinned=pinned, dead=self._dead) as fresh:
+            again = self._exchange(
+                *request, client=fresh, deadline_s=self._timeout - exchange.elapsed_s - CONFIRM_AFTER_S
+            )
+        return replace(again, earlier=(exchange,))
 
     def follow(self, url: str) -> Followed:
         """GET with redirects followed and loops caught, as homeservers fetch .well-known files."""
@@ -137,6 +168,9 @@ class Prober:
         pinned: str | None,
         json_body: Any = None,
         content: bytes | None = None,
+        *,
+        client: httpx.Client,
+        deadline_s: float,
     ) -> Exchange:
         started = time.monotonic()
         marks: dict[str, float] = {}
@@ -146,15 +180,15 @@ class Prober:
 
         try:
             with (
-                request_deadline(self._timeout) as deadline,
-                self._client(pinned).stream(
+                request_deadline(deadline_s) as deadline,
+                client.stream(
                     method,
                     url,
                     headers=dict(headers),
                     json=json_body,
                     content=content,
                     # The pool's wait for a connection counts against the same deadline.
-                    timeout=httpx.Timeout(self._timeout),
+                    timeout=httpx.Timeout(deadline_s),
                     extensions={"trace": trace},
                 ) as response,
             ):
@@ -190,6 +224,15 @@ class Prober:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+
+
+def _fails_fast(exchange: Exchange) -> bool:
+    """A failure quick to see and often gone a moment later, which one more attempt confirms."""
+    if exchange.reused_failure:
+        return False
+    if exchange.error is not None:
+        return exchange.error.kind in CONFIRMED_KINDS
+    return exchange.status in CONFIRMED_STATUSES
 
 
 def _phases(marks: Mapping[str, float], started: float, finished: float) -> dict[str, float]:

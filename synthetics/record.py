@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from synthetics.catalogue import Mode
-from synthetics.check import Severity
+from synthetics.check import Impact, Severity
 from synthetics.layers import Layer
 
 __all__ = ["CheckRecord", "Outcome"]
@@ -32,3 +32,9 @@ class CheckRecord:
     warnings: tuple[str, ...] = ()
     blocked_by: str | None = None  # a skipped check behind a failing lower layer
     detects: Mode | None = None  # the failure mode the check looks for (declared), passed or not
+    # What the finding means: a failed check's outage or exposure, or a passed check's warning
+    # (then `failure_mode` is the mode its warnings name and `warnings` what they say).
+    impact: Impact | None = None
+    recovered: bool = False  # every warning is about evidence that ended before the run began
+    notes: tuple[str, ...] = ()  # context for the reader; no status follows from them
+    attempts: tuple[str, ...] = ()  # each attempt of a request the check judged that was tried again

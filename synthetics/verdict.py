@@ -26,13 +26,21 @@ class Status(StrEnum):
     """The run's answer: the contract with alerting."""
 
     HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
+    DEGRADED = "degraded"  # chat works for users; something needs attention soon (a ticket, not a page)
+    UNHEALTHY = "unhealthy"  # users are hurt, or data or the admin surface is exposed
     INCOMPLETE = "incomplete"  # interrupted, or could not finish
     INCONCLUSIVE = "inconclusive"  # the runner itself could not reach the network: nothing said about chat
 
 
-# The process's exit status for each verdict status (4, a bad target, comes before any verdict).
-EXIT_STATUS = {Status.HEALTHY: 0, Status.UNHEALTHY: 1, Status.INCOMPLETE: 2, Status.INCONCLUSIVE: 6}
+# The process's exit status for each verdict status (4, a bad target, comes before any verdict);
+# `--fail-on-degraded` makes degraded 1, for gates that want that.
+EXIT_STATUS = {
+    Status.HEALTHY: 0,
+    Status.DEGRADED: 0,
+    Status.UNHEALTHY: 1,
+    Status.INCOMPLETE: 2,
+    Status.INCONCLUSIVE: 6,
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,7 @@ class Verdict:
 
 def _record_json(record: CheckRecord) -> dict[str, Any]:
     document = asdict(record) | {"duration_s": round(record.duration_s, 3)}
-    for optional in ("warnings", "blocked_by", "detects"):
+    for optional in ("warnings", "blocked_by", "detects", "impact", "recovered", "notes", "attempts"):
         if not document[optional]:
             del document[optional]
         elif isinstance(document[optional], tuple):
@@ -87,13 +95,16 @@ def build_verdict(
 ) -> Verdict:
     ordered = tuple(
         sorted(
-            (replace(r, message=bounded(r.message), warnings=tuple(bounded(w) for w in r.warnings[:_MAX_WARNINGS]))
+            (replace(r, message=bounded(r.message), warnings=tuple(bounded(w) for w in r.warnings[:_MAX_WARNINGS]),
+                     notes=tuple(bounded(n) for n in r.notes[:_MAX_WARNINGS]),
+                     attempts=tuple(bounded(a) for a in r.attempts[:_MAX_WARNINGS]))
              for r in records),
             key=lambda r: r.nodeid,
         )
     )  # fmt: skip
     findings = rank_findings(ordered)
     unhealthy = any(r.outcome in (Outcome.FAILED, Outcome.ERROR) for r in ordered)
+    warned = any(r.outcome == Outcome.PASSED and r.warnings for r in ordered)
     if findings and not findings[0].concerns_chat:
         # The probing side failed: what the chat checks saw is the runner's blindness, not chat.
         status = Status.INCONCLUSIVE
@@ -103,10 +114,12 @@ def build_verdict(
             note = "; ".join(filter(None, [note, f"not judged while the runner is cut off: {', '.join(not_judged)}"]))
     elif unhealthy:
         status = Status.UNHEALTHY
-    elif complete and any(r.outcome == Outcome.PASSED for r in ordered):
-        status = Status.HEALTHY
-    else:
+    elif not complete or not any(r.outcome == Outcome.PASSED for r in ordered):
         status = Status.INCOMPLETE
+    elif warned:
+        status = Status.DEGRADED
+    else:
+        status = Status.HEALTHY
     return Verdict(
         target=target_name,
         status=status,
@@ -128,7 +141,9 @@ def _within_size(document: dict[str, Any]) -> str:
             )
             for record in document["checks"]:
                 record["message"] = bounded(record["message"], limit)
-                record.pop("warnings", None)
+                record.pop("notes", None)
+                if "warnings" in record:
+                    record["warnings"] = [bounded(warning, limit) for warning in record["warnings"][:1]]
             for entry in document["diagnosis"]:
                 entry["messages"] = [bounded(message, limit) for message in entry["messages"][:3]]
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -165,10 +180,13 @@ def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
             "  the runner could not reach the network: nothing here is about chat; what it tried is below. "
             "Check the runner, or run from another vantage point"
         )
+    if verdict.status == Status.DEGRADED:
+        lines.append("  chat works for its users; the warnings below need attention soon (a ticket, not a page)")
     if verdict.note:
         lines.append(f"  note: {verdict.note}")
     for number, entry in enumerate(verdict.diagnosis, start=1):
-        lines.append(f"{number}. [{entry['failure_mode']}] {entry.get('symptom', entry['title'])}")
+        impact = f" ({entry['impact']})" if entry.get("impact") == "warning" else ""
+        lines.append(f"{number}. [{entry['failure_mode']}]{impact} {entry.get('symptom', entry['title'])}")
         if "likely_cause" in entry:
             lines.append(f"   likely cause: {entry['likely_cause']}")
         if "why_first" in entry and len(verdict.diagnosis) > 1:
@@ -189,6 +207,10 @@ def summary_lines(verdict: Verdict, verdict_path: Path) -> list[str]:
             blocked[record.blocked_by] = blocked.get(record.blocked_by, 0) + 1
     for blocker, count in blocked.items():
         lines.append(f"{count} check(s) not judged: blocked by {blocker}")
+    retried = [r for r in verdict.checks if r.attempts]
+    if retried:
+        lines.append(f"{len(retried)} check(s) judged a request that was tried again:")
+        lines.extend(f"   - {r.id} ({r.outcome}): {'; '.join(r.attempts[:3])}" for r in retried[:5])
     errored = [r for r in verdict.checks if r.outcome == Outcome.ERROR]
     if errored:
         lines.append(f"{len(errored)} check(s) could not run to a result (an error, not a finding):")

@@ -23,11 +23,14 @@ from synthetics.must._aws import (
     write_media,
 )
 from synthetics.must._core import (
+    Caution,
     CheckFailed,
-    collecting_warnings,
+    Observations,
     fail,
     match_response,
-    stop_collecting_warnings,
+    note,
+    observing,
+    stop_observing,
     warn,
 )
 from synthetics.must._federation import (
@@ -52,7 +55,9 @@ from synthetics.must._surface import (
 )
 
 __all__ = [
+    "Caution",
     "CheckFailed",
+    "Observations",
     "advertise_homeserver",
     "agree_on_keys",
     "answer_directly",
@@ -60,7 +65,6 @@ __all__ = [
     "be_available",
     "be_unreachable",
     "block_public_access",
-    "collecting_warnings",
     "complete",
     "delegate",
     "discover",
@@ -75,6 +79,8 @@ __all__ = [
     "log_no_database_errors",
     "match_response",
     "not_be_challenged",
+    "note",
+    "observing",
     "reach_destinations",
     "reach_the_network",
     "resolve",
@@ -85,7 +91,7 @@ __all__ = [
     "speak_modern_tls",
     "stay_under_utilisation",
     "stay_within",
-    "stop_collecting_warnings",
+    "stop_observing",
     "verify_tls",
     "warn",
     "write_media",

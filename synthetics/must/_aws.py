@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, PublicAccess, RdsState
-from synthetics.must._core import fail, warn
+from synthetics.must._core import fail, note, warn
 
 
 def _service(state: EcsState) -> str:
@@ -40,7 +40,7 @@ def settle(state: EcsState) -> None:
     __tracebackhide__ = True
     if state.settled:
         if state.waited_s:
-            warn(f"{_service(state)} settled after {state.waited_s:g} s of waiting")
+            note(f"{_service(state)} settled after {state.waited_s:g} s of waiting")
         return
     waited = f" after waiting {state.waited_s:g} s" if state.waited_s else ""
     rollouts = ", ".join(
@@ -69,7 +69,7 @@ def stay_under_utilisation(utilisation: dict[str, float | None], cpu_percent: fl
     ]
     missing = [metric for metric, value in utilisation.items() if value is None]
     if missing:
-        warn(f"no recent AWS/ECS datapoints for {', '.join(missing)}")
+        note(f"no recent AWS/ECS datapoints for {', '.join(missing)}")
     if over:
         raise fail(f"the ECS service is busy: {'; '.join(over)}")
 
@@ -87,7 +87,7 @@ def be_available(state: RdsState) -> None:
 def have_free_storage(state: RdsState, min_free_mb: float) -> None:
     __tracebackhide__ = True
     if state.free_storage_bytes is None:
-        warn(f"no recent FreeStorageSpace datapoint for RDS instance {state.instance}")
+        note(f"no recent FreeStorageSpace datapoint for RDS instance {state.instance}")
         return
     free_mb = state.free_storage_bytes / 1024 / 1024
     if free_mb < min_free_mb:
@@ -151,7 +151,8 @@ def log_no_database_errors(search: LogSearch, live: Mapping[str, bool | None] | 
     judged = f"the live checks pass ({', '.join(seen)})" if confirmed else "no live check could reach the database now"
     warn(
         f"recovered: the last of {counted} database error line(s) in {search.group} was logged at "
-        f"{search.newest}, before this run began ({search.arriving_since}); {judged}"
+        f"{search.newest}, before this run began ({search.arriving_since}); {judged}",
+        recovered=True,
     )
 
 
@@ -181,4 +182,4 @@ def answer_directly(probe: DatabaseProbe, busy_ratio: float = 0.9) -> None:
             "close to exhausted",
         )
     if probe.oldest_query_s:
-        warn(f"the oldest running query has run {probe.oldest_query_s:.0f} s")
+        note(f"the oldest running query has run {probe.oldest_query_s:.0f} s")

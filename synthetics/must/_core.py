@@ -1,8 +1,10 @@
-"""Failing a check: the failure mode, what was expected and what was seen; and warnings."""
+"""Failing a check: the failure mode, what was expected and what was seen; warnings, which only
+degrade the run; notes; and the attempts of a request that was tried again."""
 
 from __future__ import annotations
 
 import contextvars
+from dataclasses import dataclass, field
 
 from synthetics.bounds import bounded
 from synthetics.catalogue import Mode
@@ -57,8 +59,33 @@ def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: Mode | 
     """
     __tracebackhide__ = True
     problems = [problem for matcher in matchers if (problem := matcher(exchange))]
+    if exchange.earlier:
+        _record_attempts(exchange)
     if exchange.error is None and not problems:
+        if exchange.earlier:
+            # It answered, but only when tried again: a blip, which needs a look but pages nobody.
+            first = exchange.earlier[0]
+            warn(
+                f"{exchange.request_line}: passed only on attempt {exchange.attempts}; attempt 1: {first.outcome()}",
+                failure_mode=_mode_of(first, None),
+            )
         return
+    mode = _mode_of(exchange, failure_mode)
+    if exchange.error is not None:
+        parts = [f"no HTTP response ({exchange.error})"]
+        if exchange.reused_failure:
+            parts.append("not retried: an earlier probe of this host already failed this way")
+    else:
+        reading = read_failure(exchange)
+        parts = [problems[0], reading.meaning if reading else "", _edge_trace(exchange)]
+    if exchange.earlier:
+        parts.append(f"confirmed on attempt {exchange.attempts} (attempt 1: {exchange.earlier[0].outcome()})")
+    raise CheckFailed(mode, "; ".join(p for p in parts if p), request_line=exchange.request_line)
+
+
+def _mode_of(exchange: Exchange, failure_mode: Mode | None) -> Mode:
+    """The mode a failed exchange names: a lower layer's, when it proves one the check reads (see
+    `match_response`), else `failure_mode` or the check's own."""
     info = current_check.get()
     reads = info.reads if info is not None else ALL_READINGS
     reading = read_failure(exchange)
@@ -67,16 +94,8 @@ def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: Mode | 
         reading.failure_mode == Mode.RUNNER_OFFLINE
         or (Reading.NO_ANSWER if reading.transport else Reading.EDGE_ANSWER) in reads
     ):
-        mode = reading.failure_mode
-    else:
-        mode = failure_mode or _running_check().detects
-    if exchange.error is not None:
-        parts = [f"no HTTP response ({exchange.error})"]
-        if exchange.reused_failure:
-            parts.append("not retried: an earlier probe of this host already failed this way")
-    else:
-        parts = [problems[0], reading.meaning if reading else "", _edge_trace(exchange)]
-    raise CheckFailed(mode, "; ".join(p for p in parts if p), request_line=exchange.request_line)
+        return reading.failure_mode
+    return failure_mode or _running_check().detects
 
 
 def _edge_trace(exchange: Exchange) -> str:
@@ -85,20 +104,60 @@ def _edge_trace(exchange: Exchange) -> str:
     return ", ".join(b for b in bits if b)
 
 
-_warnings: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("synthetics_warnings", default=None)
+@dataclass(frozen=True)
+class Caution:
+    """A warning: chat works, but something needs attention soon. The check passes; the run is degraded."""
+
+    failure_mode: Mode
+    message: str
+    # About evidence that ended before this run began (errors logged before it, now gone): what a
+    # run right after an outage healed still sees.
+    recovered: bool = False
 
 
-def warn(message: str) -> None:
-    """Records a warning on the running check (in the verdict and the report); the check still passes."""
-    collected = _warnings.get()
-    if collected is not None:
-        collected.append(bounded(message))
+@dataclass
+class Observations:
+    """What the running check recorded besides its outcome."""
+
+    warnings: list[Caution] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # context for the reader; they change no status
+    attempts: list[str] = field(default_factory=list)  # every attempt of a request tried again
 
 
-def collecting_warnings() -> tuple[list[str], contextvars.Token[list[str] | None]]:
-    collected: list[str] = []
-    return collected, _warnings.set(collected)
+_observations: contextvars.ContextVar[Observations | None] = contextvars.ContextVar(
+    "synthetics_observations", default=None
+)
 
 
-def stop_collecting_warnings(token: contextvars.Token[list[str] | None]) -> None:
-    _warnings.reset(token)
+def warn(message: str, *, failure_mode: Mode | None = None, recovered: bool = False) -> None:
+    """Records a warning on the running check: it passes, and the run is `degraded` by it.
+
+    The warning names `failure_mode` (a cause read in the evidence) or the check's declared mode;
+    `recovered` when it is only about evidence that ended before the run began.
+    """
+    observed = _observations.get()
+    if observed is not None:
+        mode = failure_mode or _running_check().detects
+        observed.warnings.append(Caution(mode, bounded(message), recovered))
+
+
+def note(message: str) -> None:
+    """Records context on the running check for the verdict and the report; it changes no status."""
+    observed = _observations.get()
+    if observed is not None:
+        observed.notes.append(bounded(message))
+
+
+def _record_attempts(exchange: Exchange) -> None:
+    observed = _observations.get()
+    if observed is not None:
+        observed.attempts.extend(line for line in exchange.attempt_lines() if line not in observed.attempts)
+
+
+def observing() -> tuple[Observations, contextvars.Token[Observations | None]]:
+    observed = Observations()
+    return observed, _observations.set(observed)
+
+
+def stop_observing(token: contextvars.Token[Observations | None]) -> None:
+    _observations.reset(token)

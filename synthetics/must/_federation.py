@@ -12,7 +12,7 @@ from synthetics.federation import (
     read_server_keys,
     read_well_known_server,
 )
-from synthetics.must._core import fail, match_response, warn
+from synthetics.must._core import fail, match_response, note, warn
 
 
 def delegate(followed: Followed, expected: str) -> None:
@@ -71,7 +71,7 @@ def agree_on_keys(per_address: AddressKeys, server_name: str) -> None:
     """Every address of the federation host serves the same valid keys (no split brain)."""
     __tracebackhide__ = True
     if per_address.note:
-        warn(per_address.note)
+        note(per_address.note)
     if not per_address.by_address:
         return
     seen: dict[str, tuple[str, ...]] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from synthetics import match
 from synthetics.journey import Journey
-from synthetics.must._core import fail, match_response, warn
+from synthetics.must._core import fail, match_response, note
 
 
 def complete(journey: Journey) -> None:
@@ -18,4 +18,4 @@ def complete(journey: Journey) -> None:
     if journey.problem:
         raise fail(journey.problem, failure_mode=cause)
     if journey.latency_ms is not None:
-        warn(f"send to /sync took {journey.latency_ms:.0f} ms")
+        note(f"send to /sync took {journey.latency_ms:.0f} ms")

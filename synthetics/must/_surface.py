@@ -10,7 +10,7 @@ from synthetics.catalogue import Mode
 from synthetics.exchange import Exchange
 from synthetics.http_failure import read_failure
 from synthetics.latency import Latency
-from synthetics.must._core import fail, match_response
+from synthetics.must._core import fail, match_response, warn
 from synthetics.resolve import Lookup, in_cloudflare
 from synthetics.runner import ControlReport
 from synthetics.tls import TlsReport
@@ -63,16 +63,17 @@ def verify_tls(report: TlsReport) -> None:
         )
 
 
-def last_days(report: TlsReport, min_days: int) -> None:
+def last_days(report: TlsReport, min_days: int, critical_days: int) -> None:
+    """Valid for `min_days` more days; fewer is a warning (renew it soon), under `critical_days` an outage."""
     __tracebackhide__ = True
     _tls_reachable(report)
     days = report.days_left()
-    if days is None or days < min_days:
-        expiry = report.not_after.isoformat() if report.not_after else "unknown"
-        raise fail(
-            f"{report.host}:{report.port}: the certificate expires {expiry} ({days or 0:.1f} days left), "
-            f"under the {min_days} days the target asks for",
-        )
+    expiry = report.not_after.isoformat() if report.not_after else "unknown"
+    left = f"{report.host}:{report.port}: the certificate expires {expiry} ({days or 0:.1f} days left)"
+    if days is None or days < critical_days:
+        raise fail(f"{left}, under the {critical_days} days under which clients will soon refuse it")
+    if days < min_days:
+        warn(f"{left}, under the {min_days} days the target asks for: renew it before {critical_days} days are left")
 
 
 def speak_modern_tls(report: TlsReport) -> None:
@@ -90,11 +91,14 @@ def stay_within(latency: Latency) -> None:
     if latency.first_failure is not None:
         # The versions check names that failure; here it only means no latency could be measured.
         match_response(latency.first_failure, match.status(200))
+    samples = ", ".join(f"{value:.0f}" for value in latency.samples_ms)
+    measured = f"p95 latency of /versions is {latency.p95_ms:.0f} ms"
+    spread = f"(p50 {latency.p50_ms:.0f} ms; samples {samples} ms)"
     if latency.p95_ms > latency.threshold_ms:
-        samples = ", ".join(f"{value:.0f}" for value in latency.samples_ms)
-        raise fail(
-            f"p95 latency of /versions is {latency.p95_ms:.0f} ms, over the {latency.threshold_ms:.0f} ms "
-            f"threshold (p50 {latency.p50_ms:.0f} ms; samples {samples} ms)",
+        raise fail(f"{measured}, over the {latency.threshold_ms:.0f} ms threshold {spread}")
+    if latency.p95_ms > latency.warning_ms:
+        warn(
+            f"{measured}, over the {latency.warning_ms:.0f} ms warning line, under {latency.threshold_ms:.0f} ms {spread}"
         )
 
 

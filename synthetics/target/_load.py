@@ -63,7 +63,24 @@ def parse_target(document: Any, *, source: str, base_dir: Path, environ: Mapping
     elif top.get("homeserver") is None:
         raise reader.fail("homeserver", "is required")
     rest = read_values(reader, Target, top, "", set(top) - set(EMBEDDED_KEYS))
-    return Target(**first, **rest, source=source, unset_variables=dict(reader.unset_variables))
+    target = Target(**first, **rest, source=source, unset_variables=dict(reader.unset_variables))
+    _check_tiers(reader, target, top.get("tls"))
+    return target
+
+
+def _check_tiers(reader: Reader, target: Target, tls_document: object) -> None:
+    """A warning line given must come before its critical one, or the warning could never be raised."""
+    warning_ms = target.thresholds.latency_p95_warning_ms
+    if warning_ms is not None and warning_ms >= target.thresholds.latency_p95_ms:
+        raise reader.fail(
+            "thresholds.latency_p95_warning_ms",
+            f"must be under thresholds.latency_p95_ms ({target.thresholds.latency_p95_ms:g})",
+        )
+    given = isinstance(tls_document, Mapping) and tls_document.get("critical_days_remaining") is not None
+    if given and target.tls.critical_days_remaining >= target.tls.min_days_remaining:
+        raise reader.fail(
+            "tls.critical_days_remaining", f"must be under tls.min_days_remaining ({target.tls.min_days_remaining})"
+        )
 
 
 def load_target(path: Path, *, environ: Mapping[str, str] | None = None) -> Target:

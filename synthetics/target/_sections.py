@@ -65,7 +65,19 @@ class Tls:
     ca_bundle: str | None = option(
         existing_file, default=None, doc="a CA bundle for a private CA, relative to the target file"
     )
-    min_days_remaining: int = option(integer(0, 3650), default=14, doc="days a certificate must still be valid for")
+    min_days_remaining: int = option(
+        integer(0, 3650), default=14, doc="days a certificate should still be valid for; fewer is a warning (degraded)"
+    )
+    critical_days_remaining: int = option(
+        integer(0, 3650),
+        default=3,
+        doc="days under which an expiring certificate is an outage (unhealthy); at most min_days_remaining",
+    )
+
+    @property
+    def critical_days(self) -> int:
+        """The outage line: a default above a low `min_days_remaining` leaves no warning tier, no error."""
+        return min(self.critical_days_remaining, self.min_days_remaining)
 
 
 @section
@@ -107,7 +119,19 @@ class Network:
 
 @section
 class Thresholds:
-    latency_p95_ms: float = option(number(1, 600_000), default=2000.0, doc="95th percentile latency budget")
+    latency_p95_ms: float = option(
+        number(1, 600_000), default=2000.0, doc="95th percentile latency over which chat is too slow (unhealthy)"
+    )
+    latency_p95_warning_ms: float | None = option(
+        optional(number(1, 600_000)),
+        default=None,
+        doc="95th percentile latency over which a warning is raised (degraded); default: half latency_p95_ms",
+    )
+
+    @property
+    def latency_warning_ms(self) -> float:
+        return self.latency_p95_warning_ms if self.latency_p95_warning_ms is not None else self.latency_p95_ms / 2
+
     ecs_cpu_percent: float = option(number(1, 100), default=85.0, doc="ECS service CPU use that is too high")
     ecs_memory_percent: float = option(number(1, 100), default=90.0, doc="ECS service memory use that is too high")
     rds_min_free_storage_mb: float = option(

@@ -3,10 +3,11 @@
 import execnet
 import pytest
 
-from fixtures.report_data import Blocked, Carried, Result, ServerVersion, Warnings, carry
+from fixtures.report_data import Blocked, Carried, Observed, Result, ServerVersion, carry
 from synthetics.catalogue import Mode
-from synthetics.check import CheckInfo, Reading, Severity
+from synthetics.check import CheckInfo, Impact, Reading, Severity
 from synthetics.layers import Layer
+from synthetics.must import Caution
 from synthetics.record import Outcome
 
 INFO = CheckInfo(
@@ -15,6 +16,7 @@ INFO = CheckInfo(
     layer=Layer.CLIENT_API,
     severity=Severity.CRITICAL,
     detects=Mode.DATABASE_ERRORS,
+    impact=Impact.EXPOSURE,
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
     proven_by=("db-down",),
@@ -31,10 +33,17 @@ def test_every_record_survives_the_trip_between_processes() -> None:
     properties: list[tuple[str, object]] = [("someone_elses", "kept apart")]
     blocked = Blocked("client_api.versions", "GET https://chat.example.org/_matrix/client/versions -> no response")
     result = Result(Outcome.FAILED, Mode.DATABASE_ERRORS, "expected HTTP 404, saw 500")
-    for record in (INFO, result, blocked, ServerVersion("Synapse 1.163.2"), Warnings(("slow", "slower"))):
+    observed = Observed(
+        warnings=(Caution(Mode.SLOW_PERFORMANCE, "slow"), Caution(Mode.DATABASE_ERRORS, "recovered", recovered=True)),
+        notes=("settled after 3 s",),
+        attempts=("GET /versions: attempt 1: HTTP 502", "GET /versions: attempt 2: HTTP 200"),
+    )
+    for record in (INFO, result, blocked, ServerVersion("Synapse 1.163.2"), observed):
         carry(properties, record)
     carried = Carried.of(over_execnet(properties))
-    assert carried == Carried(INFO, result, blocked, ServerVersion("Synapse 1.163.2"), Warnings(("slow", "slower")))
+    assert carried == Carried(INFO, result, blocked, ServerVersion("Synapse 1.163.2"), observed)
+    assert carried.observed is not None and type(carried.observed.warnings[0].failure_mode) is Mode
+    assert carried.check is not None and type(carried.check.impact) is Impact
     # Rebuilt as the enums, not as look-alike strings.
     assert carried.check is not None and type(carried.check.layer) is Layer
     assert carried.result is not None and type(carried.result.outcome) is Outcome
