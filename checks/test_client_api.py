@@ -14,7 +14,7 @@ from synthetics.layers import Layer
     detects=Mode.ORIGIN_DOWN,
     title="Client API answers /versions with its spec versions",
     needs=("dns:chat-host", "tls:chat-host"),
-    proven_by=("synapse-down",),
+    proven_by=("synapse-down", "edge-blip", "edge-blip-confirmed"),
 )
 def test_versions(client_versions: Exchange) -> None:
     # curl -sf <base_url>/_matrix/client/versions | grep -o '"versions"'
@@ -57,7 +57,7 @@ def test_database_answers(alias_lookup: Exchange) -> None:
     title="Client API latency (p95 of /versions) is within the threshold",
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
-    proven_by=("slow-origin",),
+    proven_by=("slow-origin", "slow-origin-warning"),
 )
 def test_latency(latency: Latency) -> None:
     must.stay_within(latency)

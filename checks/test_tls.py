@@ -31,7 +31,7 @@ def test_certificate_verifies(tls_report: TlsReport) -> None:
     detects=Mode.TLS_CERTIFICATE,
     title="The certificate is not close to expiry",
     needs=("dns:{host_role}",),
-    proven_by=("cert-expiring",),
+    proven_by=("cert-expiring", "cert-expiring-critical"),
 )
 def test_certificate_not_expiring(tls_report: TlsReport, target: Target) -> None:
     must.last_days(tls_report, target.tls.min_days_remaining, target.tls.critical_days)

@@ -9,7 +9,8 @@ start, and restart it.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from stack import _tls
@@ -18,40 +19,71 @@ from stack._synapse import PUBLIC_HOST, SERVER_NAME
 from stack.edge import load_config
 
 WRONG_DELEGATION = "matrix.elsewhere.test:443"
-SLOW_ORIGIN_DELAY_S = 3.0
-EXPIRING_LIFETIME = datetime.timedelta(days=5)
+SLOW_ORIGIN_DELAY_S = 3.0  # over the target's latency_p95_ms (2 s)
+SLOWISH_ORIGIN_DELAY_S = 1.3  # over its warning line (1 s), under latency_p95_ms
+EXPIRING_LIFETIME = datetime.timedelta(days=5)  # under min_days_remaining (14), over critical (3)
+CRITICAL_LIFETIME = datetime.timedelta(days=2)  # under critical_days_remaining (3)
+BLIP_PATH = "/_matrix/client/versions"
 _EDGE_HOSTS = [PUBLIC_HOST, SERVER_NAME]
 
 
-def _switch(name: str, failure_mode: str, summary: str, params: Mapping[str, Any]) -> Fault:
+def _switch(
+    name: str,
+    failure_mode: str,
+    summary: str,
+    params: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+    status: str = "unhealthy",
+) -> Fault:
+    """A switch of edge.json's `faults`; `params` may be made anew at each injection."""
+
     def inject(controls: Controls) -> None:
         faults = load_config(controls.layout.edge_json).faults
-        controls.edit_edge(faults={**faults, name: dict(params)})
+        controls.edit_edge(faults={**faults, name: dict(params() if callable(params) else params)})
 
     def heal(controls: Controls) -> None:
         faults = load_config(controls.layout.edge_json).faults
         if name in faults:
             controls.edit_edge(faults={key: value for key, value in faults.items() if key != name})
 
-    return Fault(name=name, failure_mode=failure_mode, summary=summary, inject=inject, heal=heal)
+    return Fault(name=name, failure_mode=failure_mode, summary=summary, inject=inject, heal=heal, status=status)
 
 
-def _expiring_cert(controls: Controls) -> None:
-    # Noted first, so a heal after an inject that failed midway still renews the certificate.
-    controls.record.extra["cert-expiring"] = {"lifetime_days": EXPIRING_LIFETIME.days}
-    controls.save()
-    # Reissued by the same throwaway CA, so only the lifetime is wrong, not the trust.
-    _tls.issue_edge_cert(controls.layout, _EDGE_HOSTS, lifetime=EXPIRING_LIFETIME)
-    controls.restart_component("edge")
+def _short_lived_cert(name: str, lifetime: datetime.timedelta) -> Fault:
+    def inject(controls: Controls) -> None:
+        # Noted first, so a heal after an inject that failed midway still renews the certificate.
+        controls.record.extra[name] = {"lifetime_days": lifetime.days}
+        controls.save()
+        # Reissued by the same throwaway CA, so only the lifetime is wrong, not the trust.
+        _tls.issue_edge_cert(controls.layout, _EDGE_HOSTS, lifetime=lifetime)
+        controls.restart_component("edge")
+
+    def heal(controls: Controls) -> None:
+        if name not in controls.record.extra:
+            return  # never injected (or already healed): the certificate is the healthy one
+        _tls.issue_edge_cert(controls.layout, _EDGE_HOSTS)
+        controls.restart_component("edge")
+        del controls.record.extra[name]
+        controls.save()
+
+    return Fault(
+        name=name,
+        failure_mode="tls-certificate",
+        summary=f"the edge serves a certificate with {lifetime.days} days left",
+        inject=inject,
+        heal=heal,
+        status="degraded" if lifetime > datetime.timedelta(days=3) else "unhealthy",
+    )
 
 
-def _renewed_cert(controls: Controls) -> None:
-    if "cert-expiring" not in controls.record.extra:
-        return  # never injected (or already healed): the certificate is the healthy one
-    _tls.issue_edge_cert(controls.layout, _EDGE_HOSTS)
-    controls.restart_component("edge")
-    del controls.record.extra["cert-expiring"]
-    controls.save()
+def _blip(name: str, failures: int, summary: str, status: str) -> Fault:
+    # A fresh `since` each time, so every injection blips anew.
+    return _switch(
+        name,
+        "origin-down",
+        summary,
+        lambda: {"path": BLIP_PATH, "failures": failures, "since": secrets.token_hex(8)},
+        status,
+    )
 
 
 def _http1_only(controls: Controls) -> None:
@@ -98,6 +130,14 @@ FAULTS: tuple[Fault, ...] = (
         {"delay_s": SLOW_ORIGIN_DELAY_S},
     ),
     _switch(
+        "slow-origin-warning",
+        "slow-performance",
+        f"the edge adds {SLOWISH_ORIGIN_DELAY_S:g} s to every homeserver response: over the warning line, "
+        "under the latency threshold",
+        {"delay_s": SLOWISH_ORIGIN_DELAY_S},
+        "degraded",
+    ),
+    _switch(
         "admin-exposed",
         "security-exposure",
         "the edge proxies /_synapse/admin to Synapse",
@@ -121,12 +161,19 @@ FAULTS: tuple[Fault, ...] = (
         "a WAF rule answers non-browser clients with Cloudflare's challenge (403, cf-mitigated: challenge)",
         {"browser_tokens": ["Mozilla/"]},
     ),
-    Fault(
-        name="cert-expiring",
-        failure_mode="tls-certificate",
-        summary=f"the edge serves a certificate with {EXPIRING_LIFETIME.days} days left",
-        inject=_expiring_cert,
-        heal=_renewed_cert,
+    _short_lived_cert("cert-expiring", EXPIRING_LIFETIME),
+    _short_lived_cert("cert-expiring-critical", CRITICAL_LIFETIME),
+    _blip(
+        "edge-blip",
+        1,
+        f"the edge answers the first request to {BLIP_PATH} with a 502, every later one as usual",
+        "degraded",
+    ),
+    _blip(
+        "edge-blip-confirmed",
+        2,
+        f"the edge answers the first two requests to {BLIP_PATH} with a 502: the retry fails too",
+        "unhealthy",
     ),
     Fault(
         name="http1-only",

@@ -18,6 +18,7 @@ class Latency:
     threshold_ms: float  # over it, chat is too slow: an outage
     warning_ms: float  # over it (and under the threshold), a warning
     first_failure: Exchange | None
+    retried: tuple[Exchange, ...] = ()  # samples that answered only when tried again
 
     @property
     def p50_ms(self) -> float:
@@ -36,14 +37,20 @@ def _percentile(values: tuple[float, ...], percent: int) -> float:
     return ordered[rank - 1]
 
 
-def sample_latency(prober: Prober, threshold_ms: float, warning_ms: float) -> Latency:
+def sample_latency(prober: Prober, threshold_ms: float, warning_ms: float, versions: Exchange) -> Latency:
+    """A few samples of /versions, after its first request (`versions`) answered; none when it did not."""
+    if versions.error is not None or versions.status != 200:
+        return Latency((), threshold_ms, warning_ms, versions)
     samples: list[float] = []
+    retried: list[Exchange] = []
     for _ in range(LATENCY_SAMPLES):
         exchange = prober.fetch("/_matrix/client/versions")
         if exchange.error is not None or exchange.status != 200:
-            return Latency(tuple(samples), threshold_ms, warning_ms, exchange)
+            return Latency(tuple(samples), threshold_ms, warning_ms, exchange, tuple(retried))
+        if exchange.earlier:
+            retried.append(exchange)
         samples.append(exchange.elapsed_s * 1000)
         # With so few samples the p95 is the slowest one: once it is over, more samples change nothing.
         if samples[-1] > threshold_ms:
             break
-    return Latency(tuple(samples), threshold_ms, warning_ms, None)
+    return Latency(tuple(samples), threshold_ms, warning_ms, None, tuple(retried))

@@ -54,6 +54,8 @@ class EdgeApp:
         self._source = source
         self._client = client
         self._requests = requests
+        # Requests that met a blip, per setting of its switch (the edge runs one event loop: no lock).
+        self._blipped: dict[tuple[str, str], int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -89,11 +91,25 @@ class EdgeApp:
         if path == "/cdn-cgi/trace" and in_zone:
             return _trace(config, scope, host)
         if host == config.origin_host:
+            if self._blips(active, path):
+                return _error(502, scope, host, ray_id)
             return await self._proxy(config, active, scope, receive, ray_id, host, path)
         if host == config.apex_host:
             return _apex(config, active, scope["method"], path)
         status = 403 if _is_ip(host) else 409
         return _error(status, scope, host, ray_id)
+
+    def _blips(self, active: Switches, path: str) -> bool:
+        """Whether this request is one of the first the blip fails (and counts it)."""
+        blip = active.blip
+        if blip is None or path != blip.path:
+            return False
+        key = (blip.since, blip.path)
+        seen = self._blipped.get(key, 0)
+        if seen >= blip.failures:
+            return False
+        self._blipped[key] = seen + 1
+        return True
 
     async def _proxy(
         self, config: EdgeConfig, active: Switches, scope: Scope, receive: Receive, ray_id: str, host: str, path: str

@@ -6,14 +6,18 @@ Each switch is named after the deployment fault that sets it and carries its par
 - `wellknown-missing`: /.well-known/matrix/server answers 404 (wins over `wellknown-wrong`);
 - `keys-invalid`: the origin's /_matrix/key/v2/server document is passed on with its signatures
   corrupted;
-- `slow-origin`: `{"delay_s": 3.0}` is added before every proxied response;
+- `slow-origin` and `slow-origin-warning`: `{"delay_s": 3.0}` is added before every proxied response;
 - `waf-challenge`: `{"browser_tokens": ["Mozilla/"]}`; clients whose User-Agent has none of them
   get Cloudflare's managed challenge (403, `cf-mitigated: challenge`);
 - `admin-exposed`: `{"prefixes": ["/_synapse/admin"]}` are proxied although blocked;
 - `delivery-stuck`: the edge answers a client's message send (`PUT .../rooms/{room}/send/{type}/{txn}`)
   itself with 200 and a made-up event id, and never forwards it: sent, but never delivered;
 - `edge-bypassed`: answers carry the origin's own identity (`server: nginx`, no `cf-ray`), as when
-  traffic reaches the origin around Cloudflare.
+  traffic reaches the origin around Cloudflare;
+- `edge-blip` and `edge-blip-confirmed`: `{"path": "/_matrix/client/versions", "failures": 1,
+  "since": "<token>"}`: the first `failures` requests to `path` after the switch was set get
+  Cloudflare's 502, every later one goes through (`since` tells one setting of the switch from the
+  next, so each injection blips anew).
 """
 
 from __future__ import annotations
@@ -41,6 +45,15 @@ _EVENT_ID_KEY = secrets.token_bytes(32)
 
 
 @dataclass(frozen=True)
+class Blip:
+    """The first `failures` requests to `path` since the switch was set (`since`) fail with a 502."""
+
+    path: str
+    failures: int
+    since: str
+
+
+@dataclass(frozen=True)
 class Switches:
     wellknown_server: Mapping[str, Any] | None = None
     wellknown_server_missing: bool = False
@@ -50,6 +63,7 @@ class Switches:
     exposed_prefixes: frozenset[str] = frozenset()
     swallow_sends: bool = False
     no_edge_identity: bool = False
+    blip: Blip | None = None
 
     def challenges(self, user_agent: str | None) -> bool:
         if self.challenge_tokens is None:
@@ -78,7 +92,7 @@ def _parse(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"wellknown_server_missing": True}
     if name == "keys-invalid":
         return {"corrupt_key_signatures": True}
-    if name == "slow-origin":
+    if name in ("slow-origin", "slow-origin-warning"):
         delay = float(params.get("delay_s", DEFAULT_DELAY_S))
         if not 0 <= delay <= 600:
             raise ValueError("delay_s must be within 0..600")
@@ -92,6 +106,11 @@ def _parse(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"swallow_sends": True}
     if name == "edge-bypassed":
         return {"no_edge_identity": True}
+    if name in ("edge-blip", "edge-blip-confirmed"):
+        failures = int(params.get("failures", 1))
+        if not 0 <= failures <= 100:
+            raise ValueError("failures must be within 0..100")
+        return {"blip": Blip(str(params["path"]), failures, str(params.get("since", "")))}
     return {}
 
 
