@@ -12,6 +12,9 @@ from stack._layout import Layout
 from stack._synapse import PUBLIC_HOST, SERVER_NAME
 from stack._users import CANARY_ROOM, CANARY_USER_ID
 
+LATENCY_WARNING_MS = 500.0
+LATENCY_CRITICAL_MS = 2000.0
+
 
 def target_document(
     layout: Layout,
@@ -58,6 +61,9 @@ def target_document(
         # The deployment's AWS is a moto server; the section names what `_aws_seed` created there.
         "aws": None if moto_port is None else target_section(str(layout.aws_credentials), moto_port),
         "canary": {"user_id": CANARY_USER_ID, "room": CANARY_ROOM},
+        # Lines low enough that the slow-origin-warning fault crosses one and not the other while
+        # the canary journeys keep well inside their budgets.
+        "thresholds": {"latency_p95_warning_ms": LATENCY_WARNING_MS, "latency_p95_ms": LATENCY_CRITICAL_MS},
         "credentials": {
             "admin_token_env": "SYNAPSE_ADMIN_TOKEN",
             "canary_token_env": "SYNTHETICS_CANARY_TOKEN",

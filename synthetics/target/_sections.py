@@ -23,6 +23,7 @@ from synthetics.target._values import (
     nameserver_list,
     number,
     optional,
+    optional_number,
     required,
     text,
     web_url,
@@ -123,7 +124,7 @@ class Thresholds:
         number(1, 600_000), default=2000.0, doc="95th percentile latency over which chat is too slow (unhealthy)"
     )
     latency_p95_warning_ms: float | None = option(
-        optional(number(1, 600_000)),
+        optional_number(1, 600_000),
         default=None,
         doc="95th percentile latency over which a warning is raised (degraded); default: half latency_p95_ms",
     )

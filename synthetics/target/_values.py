@@ -31,6 +31,7 @@ __all__ = [
     "nameserver_list",
     "number",
     "optional",
+    "optional_number",
     "optional_text",
     "required",
     "s3_folder",
@@ -78,6 +79,13 @@ def boolean(reader: Reader, value: Any, path: str) -> bool:
 def number(minimum: float, maximum: float) -> Check[float]:
     def check(reader: Reader, value: Any, path: str) -> float:
         return reader.number(value, path, minimum=minimum, maximum=maximum)
+
+    return check
+
+
+def optional_number(minimum: float, maximum: float) -> Check[float | None]:
+    def check(reader: Reader, value: Any, path: str) -> float | None:
+        return None if value is None else reader.number(value, path, minimum=minimum, maximum=maximum)
 
     return check
 

@@ -49,6 +49,8 @@ class Seen:
     blocked_by: Mapping[str, str] = field(default_factory=dict)
     # The proof's failure mode must head the diagnosis (the most likely cause), not only be in it.
     most_likely: bool = False
+    # check id -> how many attempts of its request the verdict must show (2: a fast failure tried again)
+    attempts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,14 @@ FAULT_SEEN: dict[str, Seen] = {
     ),
     # With the database down, the message journey is blocked by the database check, not failed again.
     "db-down": Seen(blocked_by={"journey.message_delivered": "client_api.database_answers"}),
+    # One 502, then an answer: the check passes on its second attempt, and the verdict shows both.
+    "edge-blip": Seen(says={"client_api.versions": ("HTTP 502",)}, attempts={"client_api.versions": 2}),
+    # Two 502s: the confirming attempt failed too, so it is the outage it looked like.
+    "edge-blip-confirmed": Seen(
+        says={"client_api.versions": ("confirmed on attempt 2",)}, attempts={"client_api.versions": 2}
+    ),
+    "cert-expiring": Seen(says={"tls.certificate_not_expiring[chat-host]": ("renew it",)}),
+    "cert-expiring-critical": Seen(says={"tls.certificate_not_expiring[chat-host]": ("under the 3 days",)}),
 }
 
 # Faults no check declares, each with the reason. Empty: every fault of the stack proves a check.

@@ -216,3 +216,26 @@ def test_hostile_yaml_is_rejected_with_one_line(tmp_path: Path, case: str) -> No
         load_target(path, environ={})
     message = str(raised.value)
     assert problem in message and "\n" not in message and len(message) < 300, message
+
+
+def test_warning_lines_default_below_their_critical_ones() -> None:
+    target = parse(MINIMAL)
+    assert (target.thresholds.latency_warning_ms, target.thresholds.latency_p95_ms) == (1000.0, 2000.0)
+    assert (target.tls.critical_days, target.tls.min_days_remaining) == (3, 14)
+    # A low min_days_remaining leaves no warning tier rather than refusing an older target.
+    assert parse(with_key("tls.min_days_remaining", 2)).tls.critical_days == 2
+    assert parse(with_key("thresholds.latency_p95_warning_ms", 250)).thresholds.latency_warning_ms == 250.0
+
+
+@pytest.mark.parametrize(
+    ("key_path", "value", "problem"),
+    [
+        ("thresholds.latency_p95_warning_ms", 2000, "must be under thresholds.latency_p95_ms (2000)"),
+        ("thresholds.latency_p95_warning_ms", "fast", "must be a number"),
+        ("tls.critical_days_remaining", 14, "must be under tls.min_days_remaining (14)"),
+    ],
+)
+def test_a_warning_line_given_must_lie_before_its_critical_one(key_path: str, value: object, problem: str) -> None:
+    with pytest.raises(TargetError) as raised:
+        parse(with_key(key_path, value))
+    assert raised.value.key_path == key_path and problem in raised.value.problem
