@@ -8,6 +8,7 @@ import contextlib
 import json
 import socket
 import ssl
+import threading
 import time
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,8 @@ Behaviour = Literal[
     "type-confusion",
     "status-500",
     "status-999",
+    "status-502",
+    "blip",
     "redirect-loop",
     "downgrade",
 ]
@@ -62,6 +65,8 @@ class HostileServer(LoopbackServer):
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ca.issue_cert(*hosts).configure_cert(self._context)
         self._context.set_alpn_protocols(["http/1.1"])
+        self.requests = 0  # requests answered, counted for the tests that retries are bounded
+        self._count = threading.Lock()
 
     def _handle(self, client: socket.socket) -> None:
         with contextlib.suppress(OSError, ssl.SSLError, ValueError):
@@ -88,8 +93,14 @@ class HostileServer(LoopbackServer):
                 self._answer(connection, path)
 
     def _answer(self, connection: ssl.SSLSocket, path: str) -> None:
+        with self._count:
+            self.requests += 1
+            first = self.requests == 1
         status, headers, body = 200, {"content-type": "application/json"}, b'{"versions": ["v1.11"]}'
-        if self.behaviour == "oversized":
+        # A gateway failure as Cloudflare's edge answers it: status-502 always, blip only the first request.
+        if self.behaviour == "status-502" or (self.behaviour == "blip" and first):
+            status, headers, body = 502, {"content-type": "text/html", "server": "cloudflare"}, b"bad gateway"
+        elif self.behaviour == "oversized":
             body = b'{"versions": ["v1.11"], "pad": "' + b"x" * (3 << 20) + b'"}'
         elif self.behaviour == "nested":
             body = b"[" * 25_000 + b"]" * 25_000
@@ -103,7 +114,7 @@ class HostileServer(LoopbackServer):
             status, headers, body = 302, {"location": path}, b""
         elif self.behaviour == "downgrade":
             status, headers, body = 302, {"location": f"http://hostile.test{path}"}, b""
-        reason = {200: "OK", 302: "Found", 500: "Internal Server Error"}.get(status, "Whatever")
+        reason = {200: "OK", 302: "Found", 500: "Internal Server Error", 502: "Bad Gateway"}.get(status, "Whatever")
         head = f"HTTP/1.1 {status} {reason}\r\ncontent-length: {len(body)}\r\n" + "".join(
             f"{name}: {value}\r\n" for name, value in headers.items()
         )

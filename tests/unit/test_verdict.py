@@ -1,15 +1,16 @@
 """Verdict building: status, and the diagnosis ordered root cause first."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from synthetics.catalogue import Mode
-from synthetics.check import Severity
+from synthetics.check import Impact, Severity
 from synthetics.layers import Layer
 from synthetics.record import CheckRecord, Outcome
 from synthetics.redact import Redactor
 from synthetics.target import load_target
-from synthetics.verdict import build_verdict, write_verdict
+from synthetics.verdict import EXIT_STATUS, build_verdict, write_verdict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -139,3 +140,69 @@ def test_messages_and_the_verdict_are_bounded_however_large_the_evidence(tmp_pat
     assert all(len(check["message"]) <= 1000 for check in document["checks"])
     assert all(len(message) <= 1000 for entry in document["diagnosis"] for message in entry["messages"])
     assert "truncated" in document
+
+
+def warned(nodeid: str, mode: str, *, recovered: bool = False, layer: str = "client-api") -> CheckRecord:
+    """A passed check with a warning of `mode` (what the reporting hook records for must.warn)."""
+    return replace(
+        record(nodeid, "passed", layer=layer, detects=mode),
+        failure_mode=Mode(mode),
+        impact=Impact.WARNING,
+        warnings=(f"{nodeid} warns of {mode}",),
+        message="",
+        recovered=recovered,
+    )
+
+
+def test_warnings_alone_make_the_run_degraded_and_exit_zero() -> None:
+    result = verdict([record("versions", "passed"), warned("latency", "slow-performance")])
+    assert result.status == "degraded" and EXIT_STATUS[result.status] == 0
+    assert [(d["failure_mode"], d["impact"]) for d in result.diagnosis] == [("slow-performance", "warning")]
+    assert result.diagnosis[0]["messages"] == ["latency warns of slow-performance"]
+    assert "recovered" not in result.diagnosis[0]
+
+
+def test_an_outage_outranks_a_warning_of_a_lower_layer() -> None:
+    result = verdict(
+        [
+            warned("tls", "tls-certificate", layer="tls"),
+            replace(record("journey", "failed", "messaging-broken", layer="journey"), impact=Impact.OUTAGE),
+        ]
+    )
+    assert result.status == "unhealthy"
+    assert [(d["failure_mode"], d["impact"]) for d in result.diagnosis] == [
+        ("messaging-broken", "outage"),
+        ("tls-certificate", "warning"),
+    ]
+    assert "tls-certificate only warn" in result.diagnosis[0]["why_first"]
+
+
+def test_an_exposure_is_unhealthy_with_its_impact() -> None:
+    exposed = replace(record("s3", "failed", "security-exposure", layer="aws"), impact=Impact.EXPOSURE)
+    result = verdict([exposed, record("versions", "passed")])
+    assert result.status == "unhealthy" and result.diagnosis[0]["impact"] == "exposure"
+
+
+def test_recovered_warnings_say_so_and_a_mode_that_also_fails_is_that_failure() -> None:
+    result = verdict([warned("logs", "database-errors", recovered=True, layer="aws")])
+    assert result.status == "degraded" and result.diagnosis[0]["recovered"] is True
+    both = verdict([warned("logs", "database-errors", layer="aws"), record("db", "failed", "database-errors")])
+    assert [(d["failure_mode"], d["impact"], d["evidence"]) for d in both.diagnosis] == [
+        ("database-errors", "outage", ["db"])
+    ]
+
+
+def test_an_interrupted_run_with_warnings_is_incomplete_not_degraded() -> None:
+    assert verdict([warned("latency", "slow-performance")], complete=False).status == "incomplete"
+
+
+def test_attempts_and_notes_reach_the_verdict_document() -> None:
+    retried = replace(
+        warned("versions", "origin-down"),
+        attempts=("GET /versions: attempt 1: HTTP 502", "GET /versions: attempt 2: HTTP 200"),
+        notes=("context",),
+    )
+    document = verdict([retried]).as_json()
+    (check,) = document["checks"]
+    assert check["attempts"] == list(retried.attempts) and check["notes"] == ["context"]
+    assert (check["outcome"], check["impact"], check["failure_mode"]) == ("passed", "warning", "origin-down")
