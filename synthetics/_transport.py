@@ -262,6 +262,9 @@ def classify_transport_error(error: BaseException, timeout_s: float) -> ProbeErr
             return ProbeError("no-route", f"the runner has no route to the network ({cause.strerror or cause})")
         if isinstance(cause, socket.gaierror):
             return ProbeError("dns", f"name resolution failed ({cause.strerror or cause})")
+        if isinstance(cause, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            # The peer hung up mid-handshake: a closed connection, as fast to see as a reset.
+            return ProbeError("reset", "the connection was closed during the TLS handshake")
         if isinstance(cause, ssl.SSLCertVerificationError):
             return ProbeError("tls", f"certificate verification failed: {cause.verify_message or cause}")
         if isinstance(cause, ssl.SSLError):

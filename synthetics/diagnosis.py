@@ -6,7 +6,8 @@ Ranking reads the evidence, not a fixed order alone:
   runner's) while a live probe of the same mode at or below that layer passed is contradicted: the
   origin answering /versions outranks the admin API failing, so such a mode never ranks first while
   an uncontradicted one is there;
-- a finding that hurts (an outage, an exposure) outranks every warning, which only degrades the run;
+- a finding that hurts (an outage, an exposure) outranks every warning, which only degrades the run,
+  and a live warning outranks one about evidence that ended before the run ("recovered");
 - the first entry says why it outranks the others.
 """
 
@@ -48,12 +49,14 @@ class Finding:
         """A warning about evidence that ended before the run began, and nothing else."""
         return self.impact is Impact.WARNING and all(r.recovered for r in self.evidence)
 
-    def likelihood(self) -> tuple[bool, bool, tuple[int, int], int, int, int]:
-        # What hurts first, uncontradicted first; then the lowest layer, the gravest check, the most evidence.
+    def likelihood(self) -> tuple[bool, bool, bool, tuple[int, int], int, int, int]:
+        # What hurts first, then live warnings before recovered ones (the past explains nothing now),
+        # uncontradicted first; then the lowest layer, the gravest check, the most evidence.
         lowest_layer = min(r.layer.depth for r in self.evidence)
         gravest = min(_SEVERITIES.index(r.severity) for r in self.evidence)
         return (
             not self.impact.hurts,
+            self.recovered,
             bool(self.contradicted_by),
             CATALOGUE[self.mode].rank,
             lowest_layer,

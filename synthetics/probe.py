@@ -28,6 +28,7 @@ from synthetics.exchange import Exchange, Followed, ProbeError
 from synthetics.target import Target
 
 __all__ = [
+    "CONFIRM_AFTER_S",
     "MAX_BODY_BYTES",
     "ConnectionBlocked",
     "Prober",

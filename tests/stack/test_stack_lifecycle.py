@@ -77,6 +77,7 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
             "logs": {"group": "/ecs/synapse"},
         },
         "canary": {"user_id": "@synthetics-canary:phenom.test", "room": "#synthetics-canary:phenom.test"},
+        "thresholds": {"latency_p95_warning_ms": 500.0, "latency_p95_ms": 2000.0},
         "credentials": {
             "admin_token_env": "SYNAPSE_ADMIN_TOKEN",
             "canary_token_env": "SYNTHETICS_CANARY_TOKEN",

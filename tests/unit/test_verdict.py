@@ -206,3 +206,13 @@ def test_attempts_and_notes_reach_the_verdict_document() -> None:
     (check,) = document["checks"]
     assert check["attempts"] == list(retried.attempts) and check["notes"] == ["context"]
     assert (check["outcome"], check["impact"], check["failure_mode"]) == ("passed", "warning", "origin-down")
+
+
+def test_a_live_warning_ranks_before_a_recovered_one() -> None:
+    result = verdict(
+        [warned("logs", "database-errors", recovered=True, layer="aws"), warned("lat", "slow-performance")]
+    )
+    assert [(d["failure_mode"], d.get("recovered", False)) for d in result.diagnosis] == [
+        ("slow-performance", False),
+        ("database-errors", True),
+    ]
