@@ -1,7 +1,10 @@
-"""`make report`: a failing run's HTML report names its failure modes and checks, offline, in a browser.
+"""`make report`: a failing run's HTML report opens on its verdict and names its failure modes and
+checks, offline, in a browser.
 
 The run is the suite against a target whose every host is a loopback port nothing listens on (and
 whose DNS server is another), so it fails in seconds without the reference deployment.
+`assert_report_leads_with_verdict(workdir, scratch)` judges the reports of any run `run_suite` left in
+a folder (the reference deployment's, say); tests/report/first_screen.py has the browser side.
 """
 
 from __future__ import annotations
@@ -14,18 +17,18 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from fixtures import allure_meta
 from fixtures.allure_meta import (
     BROKEN_CATEGORY,
+    REPORT_VERDICT_NAME,
     SKIPPED_CATEGORY,
     category_name,
     executor,
@@ -33,6 +36,7 @@ from fixtures.allure_meta import (
     properties_text,
 )
 from synthetics.catalogue import CATALOGUE
+from tests.report.first_screen import assert_verdict_on_first_screen, chromium, serve_folder
 from tests.suite.conftest import REPO, SuiteRun, run_suite
 
 # Fake tokens in a real token's shape, joined at run time so secret scanners do not flag the source.
@@ -134,7 +138,9 @@ def failing_run(tmp_path_factory: pytest.TempPathFactory) -> FailingRun:
     return suite_run(tmp_path_factory.mktemp("failing-run"))
 
 
-def make_report(results: Path, *, history: Path, output: Path, single_file: bool = False) -> str:
+def make_report(
+    results: Path, *, history: Path, output: Path, single_file: bool = False
+) -> subprocess.CompletedProcess[str]:
     """The very command people run, with its inputs and outputs moved into the test's folders."""
     env = {
         **os.environ,
@@ -153,7 +159,7 @@ def make_report(results: Path, *, history: Path, output: Path, single_file: bool
         check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    return completed.stdout
+    return completed
 
 
 @pytest.fixture(scope="module")
@@ -170,14 +176,25 @@ def single_file(failing_run: FailingRun, report_dir: Path) -> Path:
     return output
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is not None:
-        return found
-    if os.environ.get("CI") == "true" and os.geteuid() == 0:
-        pytest.fail("no chromium in CI, where scripts/bootstrap installs it (apt-get install chromium)")
-    # Not installed from here: `make test` runs the tests without a network, where apt-get cannot.
-    pytest.skip("no chromium: run scripts/bootstrap as root (it installs Debian's chromium)")
+def assert_report_leads_with_verdict(workdir: Path, scratch: Path) -> dict[str, Any]:
+    """The run `run_suite` left in `workdir` (allure-results/, verdict.json): the plugin copied its
+    verdict beside the results, and both reports built from them (the folder, served over loopback,
+    and the single file, from disk) open on that verdict; the folder's also with JavaScript off.
+    The reports are built under `scratch`. Returns the verdict."""
+    verdict_text = (workdir / "verdict.json").read_text()
+    results = workdir / "allure-results"
+    assert (results / REPORT_VERDICT_NAME).read_text() == verdict_text
+    verdict: dict[str, Any] = json.loads(verdict_text)
+    history = scratch / "history.jsonl"
+    folder = scratch / "allure-report"
+    make_report(results, history=history, output=folder)
+    with serve_folder(folder) as base:
+        assert_verdict_on_first_screen(base + "index.html", verdict)
+        assert_verdict_on_first_screen(base + "index.html", verdict, script=False)
+    single = scratch / "ticket" / "report.html"
+    make_report(results, history=history, output=single, single_file=True)
+    assert_verdict_on_first_screen(single.as_uri(), verdict)
+    return verdict
 
 
 class _VisibleText(html.parser.HTMLParser):
@@ -230,17 +247,8 @@ def rendered_text(url: str, profile: Path) -> str:
 @pytest.fixture
 def served(report_dir: Path) -> Iterator[str]:
     """The report folder over loopback HTTP: browsers refuse the page's data fetches from file://."""
-    handler = partial(SimpleHTTPRequestHandler, directory=str(report_dir))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_folder(report_dir) as base:
+        yield base + "index.html"
 
 
 def js_regex_tests(pairs: list[tuple[str, str]]) -> list[bool]:
@@ -333,6 +341,39 @@ def test_environment_and_executor_are_written_without_a_secret(failing_run: Fail
         assert [secret[:8] for secret in SECRETS if secret in text] == [], name
 
 
+def test_the_runs_verdict_is_copied_beside_the_results(failing_run: FailingRun) -> None:
+    copied = (failing_run.results / REPORT_VERDICT_NAME).read_text()
+    assert copied == failing_run.run.verdict_path.read_text()
+    assert json.loads(copied)["status"] == "unhealthy"
+    assert [secret[:8] for secret in SECRETS if secret in copied] == []
+
+
+def _fake_config(alluredir: str | None, invocation_dir: Path) -> pytest.Config:
+    return cast(
+        pytest.Config,
+        SimpleNamespace(
+            option=SimpleNamespace(allure_report_dir=alluredir, collectonly=False),
+            invocation_params=SimpleNamespace(dir=invocation_dir),
+            pluginmanager=SimpleNamespace(get_plugin=lambda name: None),
+        ),
+    )
+
+
+def test_report_verdict_only_with_an_alluredir_and_never_an_earlier_runs(tmp_path: Path) -> None:
+    stale = tmp_path / "results" / REPORT_VERDICT_NAME
+    stale.parent.mkdir()
+    stale.write_text('{"status": "healthy"}\n')
+    # allure-pytest's relative --alluredir is the invocation directory's; so is this one.
+    config = _fake_config("results", tmp_path)
+    allure_meta.pytest_sessionstart(cast(pytest.Session, SimpleNamespace(config=config)))
+    assert not stale.exists()
+    assert allure_meta.write_report_verdict(config, '{"status": "unhealthy"}\n') == stale
+    assert stale.read_text() == '{"status": "unhealthy"}\n'
+    assert [p.name for p in stale.parent.iterdir()] == [REPORT_VERDICT_NAME]
+    assert allure_meta.write_report_verdict(_fake_config(None, tmp_path), "{}") is None
+    assert allure_meta.write_report_verdict(_fake_config("", tmp_path), "{}") is None
+
+
 def test_executor_only_in_ci_and_properties_escaped() -> None:
     assert executor({}) is None and executor({"CI": "false", "GITHUB_ACTIONS": "true"}) is None
     assert executor({"CI": "true"}) == {"name": "CI", "type": "ci", "reportName": "Synapse synthetics"}
@@ -363,6 +404,98 @@ def test_report_in_a_browser_names_the_failure_modes_and_the_checks(
     assert [secret[:8] for secret in SECRETS if secret in everything] == []
     # Offline: the page loads nothing from elsewhere (Allure's analytics are stripped).
     assert "googletagmanager" not in (report_dir / "index.html").read_text()
+
+
+def test_report_opens_on_the_verdict_and_its_root_cause(failing_run: FailingRun, tmp_path: Path) -> None:
+    verdict = assert_report_leads_with_verdict(failing_run.workdir, tmp_path)
+    assert verdict["status"] == "unhealthy" and verdict["diagnosis"], failing_run.run.output
+    assert verdict["diagnosis"][0]["failure_mode"] in failing_run.failed_modes()
+    assert verdict["diagnosis"][0]["remediation"]
+
+
+def test_report_without_a_verdict_is_built_as_before_and_says_so(failing_run: FailingRun, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(failing_run.results, results)
+    (results / REPORT_VERDICT_NAME).unlink()
+    completed = make_report(results, history=tmp_path / "history.jsonl", output=tmp_path / "report")
+    assert "no synthetics-verdict.json" in completed.stderr and "no verdict banner" in completed.stderr
+    assert "synthetics-verdict" not in (tmp_path / "report" / "index.html").read_text()
+
+
+BANNER = REPO / "reports" / "verdict-banner.mjs"
+PAGE = '<!DOCTYPE html>\n<html><head><title>r</title></head>\n<body class="x">\n<div id="app"></div>\n</body></html>\n'
+
+
+def run_banner(page: Path, verdict: Path) -> subprocess.CompletedProcess[str]:
+    if shutil.which("node") is None:
+        pytest.skip("no node: make report needs Node.js 20 or newer")
+    return subprocess.run(
+        ["node", str(BANNER), str(page), str(verdict)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def banner_of(page: Path) -> str:
+    blocks = re.findall(r"<!-- synthetics-verdict -->[\s\S]*?<!-- /synthetics-verdict -->", page.read_text())
+    assert len(blocks) == 1, page.read_text()[:3000]
+    return str(blocks[0])
+
+
+@pytest.mark.parametrize("status", ["healthy", "degraded", "unhealthy", "inconclusive", "incomplete"])
+def test_banner_shows_every_status_and_escapes_the_verdict(status: str, tmp_path: Path) -> None:
+    hostile = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
+    entry = {
+        "failure_mode": "origin-down",
+        "symptom": f"symptom {hostile}",
+        "likely_cause": f"cause {hostile}",
+        "evidence": [f"client_api.versions{hostile}"],
+        "messages": [f"message {hostile}"],
+        "remediation": [f"step {hostile}"],
+    }
+    verdict = {
+        "status": status,
+        "target": f"prod {hostile}",
+        "duration_s": 2.5,
+        "checks": [{"id": "a", "outcome": "failed"}, {"id": "b", "outcome": "skipped", "blocked_by": "a"}],
+        "diagnosis": [entry, {**entry, "failure_mode": "database-errors"}] if status != "healthy" else [],
+        "note": f"note {hostile}",
+    }
+    page, verdict_path = tmp_path / "index.html", tmp_path / "verdict.json"
+    page.write_text(PAGE)
+    verdict_path.write_text(json.dumps(verdict))
+    for _ in range(2):  # built again from the same page: still one banner
+        completed = run_banner(page, verdict_path)
+        assert completed.returncode == 0, completed.stderr
+    block = banner_of(page)
+    assert f'data-status="{status}"' in block and f"status-{status}" in block
+    assert page.read_text().startswith(PAGE.split("<body", 1)[0] + '<body class="x">\n<!-- synthetics-verdict -->')
+    assert "<script" not in block and "<img" not in block and "onerror=alert(1)>" not in block
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img" in block
+    assert ('class="root-cause"' in block) == (status != "healthy")
+    assert block.count('class="further"') == (0 if status == "healthy" else 1)
+    assert "1 failed, 1 skipped (1 blocked" in block and "2.5 s" in block
+
+
+def test_banner_leaves_the_page_without_a_verdict_it_can_read(tmp_path: Path) -> None:
+    page, verdict_path = tmp_path / "index.html", tmp_path / "verdict.json"
+    page.write_text(PAGE)
+    for text in ("{not json", "[1, 2]"):
+        verdict_path.write_text(text)
+        completed = run_banner(page, verdict_path)
+        assert completed.returncode == 0 and "no verdict banner" in completed.stderr, completed.stderr
+        assert page.read_text() == PAGE
+    # A status that is no status name reaches neither a class nor the CSS.
+    verdict_path.write_text(json.dumps({"status": 'x" onload="alert(1)', "target": "t", "checks": []}))
+    assert run_banner(page, verdict_path).returncode == 0
+    assert 'data-status="unknown"' in banner_of(page) and "onload" not in banner_of(page)
+    # A page from an Allure that has no <body> tag fails the build rather than lose the banner.
+    page.write_text("<html><div id=app></div></html>")
+    completed = run_banner(page, verdict_path)
+    assert completed.returncode == 1 and "no <body> tag" in completed.stderr
 
 
 def test_single_file_report_opens_from_disk_alone(failing_run: FailingRun, single_file: Path, tmp_path: Path) -> None:
