@@ -30,7 +30,9 @@ from synthetics.aws._s3 import (
     Permission,
     PublicAccess,
     Unread,
+    public_grants,
     read_public_access,
+    readable_by_anyone,
     s3_canary,
 )
 
@@ -51,10 +53,12 @@ __all__ = [
     "latest_metric",
     "open_aws",
     "probe_database",
+    "public_grants",
     "read_ec2",
     "read_ecs",
     "read_public_access",
     "read_rds",
+    "readable_by_anyone",
     "s3_canary",
     "search_logs",
 ]

@@ -12,12 +12,10 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from synthetics import must
-from synthetics.aws import BLOCK_SETTINGS, Permission, PublicAccess, Unread
-from synthetics.aws._s3 import public_grants, readable_by_anyone
+from synthetics.aws import BLOCK_SETTINGS, Permission, PublicAccess, Unread, public_grants, readable_by_anyone
 from synthetics.catalogue import Mode
 from synthetics.check import CheckInfo, Impact, Severity, current_check
 from synthetics.layers import Layer
-from synthetics.must._core import observing, stop_observing
 
 FULL: Mapping[str, bool] = dict.fromkeys(BLOCK_SETTINGS, True)
 NONE: Mapping[str, bool] = {}
@@ -58,14 +56,14 @@ CHECK = CheckInfo(
 def judge(access: PublicAccess) -> Judged:
     """As inside aws.s3_public_access_blocked: its failure, or the warnings and notes it recorded."""
     check = current_check.set(CHECK)
-    observed, token = observing()
+    observed, token = must.observing()
     judged = Judged()
     try:
         must.block_public_access(access)
     except must.CheckFailed as failed:
         judged.failed = failed
     finally:
-        stop_observing(token)
+        must.stop_observing(token)
         current_check.reset(check)
     assert all(w.failure_mode == Mode.SECURITY_EXPOSURE and not w.recovered for w in observed.warnings)
     judged.warnings, judged.notes = [w.message for w in observed.warnings], observed.notes
