@@ -1,8 +1,9 @@
 """Faults of the aws layer: each changes what the deployment's AWS (the moto server) reports or does.
 
 Heal puts the account back into the seeded healthy state whatever the fault left, so healing twice,
-or healing a fault that was never injected, is harmless. How the ECS states are built on what moto
-supports is explained in `_aws_seed`.
+or healing a fault that was never injected, is harmless; what several faults share (the media
+bucket's policy and block) is put back so that each heals on its own (see below). How the ECS
+states are built on what moto supports is explained in `_aws_seed`.
 """
 
 from __future__ import annotations
