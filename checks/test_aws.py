@@ -91,10 +91,11 @@ def test_s3_media_write(media_canary: CanaryResult) -> None:
     severity=Severity.CRITICAL,
     detects=Mode.SECURITY_EXPOSURE,
     impact=Impact.EXPOSURE,
-    title="Public access to the S3 media bucket is blocked",
-    proven_by=("public-access-block-deleted",),
+    title="The S3 media bucket is not public (policy status, ACL grants), and public access to it is blocked",
+    proven_by=("s3-public-policy", "s3-unblocked-private"),
 )
 def test_s3_public_access_blocked(s3_public_access: PublicAccess) -> None:
+    # Public (a policy or ACL grant no block setting stops) fails; private with no block is a warning.
     must.block_public_access(s3_public_access)
 
 

@@ -171,21 +171,29 @@ def seed(aws: Aws, *, postgres_port: int, engine_version: str | None = None) -> 
     )
 
     s3 = aws.s3
+    # Private (no policy, the owner-only ACL of a new bucket, no account-level block) and blocked at
+    # the bucket level, as a new bucket is on AWS: the healthy check sees no exposure and no warning.
     s3.create_bucket(Bucket=NAMES.media_bucket)
-    s3.put_public_access_block(
-        Bucket=NAMES.media_bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
+    block_public_access(aws)
 
     aws.logs.create_log_group(logGroupName=NAMES.log_group)
     ensure_log_stream(aws, log_stream(task_id))
     publish_metrics(aws, **HEALTHY_METRICS)
     return Seeded(task_definition=task_definition, task_id=task_id)
+
+
+# The media bucket's own public access block: every setting on.
+MEDIA_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+def block_public_access(aws: Aws) -> None:
+    """The media bucket's public access block, as seeded."""
+    aws.s3.put_public_access_block(Bucket=NAMES.media_bucket, PublicAccessBlockConfiguration=dict(MEDIA_BLOCK))
 
 
 # What CloudWatch shows of a quiet, healthy deployment (ECS publishes these every minute).

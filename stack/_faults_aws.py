@@ -1,8 +1,9 @@
 """Faults of the aws layer: each changes what the deployment's AWS (the moto server) reports or does.
 
 Heal puts the account back into the seeded healthy state whatever the fault left, so healing twice,
-or healing a fault that was never injected, is harmless. How the ECS states are built on what moto
-supports is explained in `_aws_seed`.
+or healing a fault that was never injected, is harmless; what several faults share (the media
+bucket's policy and block) is put back so that each heals on its own (see below). How the ECS
+states are built on what moto supports is explained in `_aws_seed`.
 """
 
 from __future__ import annotations
@@ -91,30 +92,87 @@ def _inject_deployment_stuck(c: Controls) -> None:
     _aws_seed.stop_task(aws, failed, CRASHED)
 
 
-# -- media-denied ---------------------------------------------------------------------------------
+# -- the media bucket's policy and public access block -------------------------------------------
+# Each fault that changes the bucket policy adds its own statement (by Sid) and heals by removing it,
+# so media-denied and s3-public-policy heal independently of each other; the seeded bucket has no
+# policy at all. The public access block comes back when the last fault that deleted it heals.
 
 _DENY_PUT = "DenyMediaWrites"
+_PUBLIC_READ = "PublicRead"
+_UNBLOCKING = ("s3-public-policy", "s3-unblocked-private")
+
+
+def _statements(aws: Aws) -> list[dict[str, Any]]:
+    from botocore.exceptions import ClientError  # boto3 is imported only for AWS work (see `Aws`)
+
+    try:
+        policy = aws.s3.get_bucket_policy(Bucket=NAMES.media_bucket)["Policy"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
+            return []
+        raise
+    statements: list[dict[str, Any]] = json.loads(policy).get("Statement", [])
+    return statements
+
+
+def _with_statement(c: Controls, sid: str, statement: dict[str, Any] | None) -> None:
+    """The bucket policy with `statement` as its statement `sid` (None: without it); no statement left, no policy."""
+    aws = _aws(c)
+    statements = [s for s in _statements(aws) if s.get("Sid") != sid]
+    if statement is not None:
+        statements.append({"Sid": sid, **statement})
+    if statements:
+        policy = {"Version": "2012-10-17", "Statement": statements}
+        aws.s3.put_bucket_policy(Bucket=NAMES.media_bucket, Policy=json.dumps(policy))
+    else:
+        # Deleting a missing policy is a no-op.
+        aws.s3.delete_bucket_policy(Bucket=NAMES.media_bucket)
+
+
+def _unblock(c: Controls) -> None:
+    aws = _aws(c)
+    aws.s3.delete_public_access_block(Bucket=NAMES.media_bucket)
+
+
+def _reblock_unless_still_unblocked(c: Controls, healing: str) -> None:
+    """Back to the seeded block, unless another fault that deleted it is still injected."""
+    if not any(name in c.record.faults for name in _UNBLOCKING if name != healing):
+        _aws_seed.block_public_access(_aws(c))
 
 
 def _inject_media_denied(c: Controls) -> None:
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": _DENY_PUT,
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{NAMES.media_bucket}/*",
-            }
-        ],
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{NAMES.media_bucket}/*",
     }
-    _aws(c).s3.put_bucket_policy(Bucket=NAMES.media_bucket, Policy=json.dumps(policy))
+    _with_statement(c, _DENY_PUT, deny)
 
 
 def _heal_media_denied(c: Controls) -> None:
-    # The seeded bucket has no policy at all; deleting a missing one is a no-op.
-    _aws(c).s3.delete_bucket_policy(Bucket=NAMES.media_bucket)
+    _with_statement(c, _DENY_PUT, None)
+
+
+def _inject_public_policy(c: Controls) -> None:
+    # Anyone may read every object; with the block deleted, nothing makes that policy ineffective.
+    read = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{NAMES.media_bucket}/*",
+    }
+    _unblock(c)
+    _with_statement(c, _PUBLIC_READ, read)
+
+
+def _heal_public_policy(c: Controls) -> None:
+    _with_statement(c, _PUBLIC_READ, None)
+    _reblock_unless_still_unblocked(c, "s3-public-policy")
+
+
+def _heal_unblocked_private(c: Controls) -> None:
+    _reblock_unless_still_unblocked(c, "s3-unblocked-private")
 
 
 # -- rds-stopped ----------------------------------------------------------------------------------
@@ -162,6 +220,23 @@ FAULTS: tuple[Fault, ...] = (
         summary="the media bucket's policy denies s3:PutObject; uploads through Synapse answer 500",
         inject=_inject_media_denied,
         heal=_heal_media_denied,
+    ),
+    Fault(
+        name="s3-public-policy",
+        failure_mode="security-exposure",
+        summary='the media bucket\'s policy lets anyone s3:GetObject (Principal "*") and its public access block '
+        "is deleted: every object is public",
+        inject=_inject_public_policy,
+        heal=_heal_public_policy,
+    ),
+    Fault(
+        name="s3-unblocked-private",
+        failure_mode="security-exposure",
+        summary="the media bucket's public access block is deleted (no policy, no public ACL, no account-level "
+        "block): private, but nothing stops a public policy or ACL",
+        inject=_unblock,
+        heal=_heal_unblocked_private,
+        status="degraded",
     ),
     Fault(
         name="rds-stopped",

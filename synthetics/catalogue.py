@@ -246,12 +246,19 @@ _MODES = (
     ),
     FailureMode(
         name=Mode.SECURITY_EXPOSURE,
-        symptom="The admin API, metrics or open registration are reachable from the internet",
-        likely_cause="The edge forwards /_synapse/admin or /_synapse/metrics, or registration is open",
+        symptom="The admin API, metrics, open registration or the media bucket are reachable from the internet",
+        likely_cause="The edge forwards /_synapse/admin or /_synapse/metrics, registration is open, or the media "
+        "bucket's policy or ACL lets anyone in with no public access block to stop it",
         remediation=(
             "Check: curl -s -o /dev/null -w '%{{http_code}}' {base_url}/_synapse/admin/v1/server_version (expected 404)",
             "Expose only /_matrix and /_synapse/client at the edge (Synapse's reverse-proxy docs); "
             "keep enable_registration off or require a registration token",
+            "For the media bucket: aws s3api get-bucket-policy-status --bucket {media_bucket} "
+            + _AWS
+            + "; aws s3api get-bucket-acl --bucket {media_bucket} "
+            + _AWS
+            + "; block it: aws s3api put-public-access-block --bucket {media_bucket} --public-access-block-configuration "
+            "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true " + _AWS,
         ),
         from_runbook=False,
         layer=Layer.SECURITY,

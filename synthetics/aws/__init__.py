@@ -9,7 +9,8 @@ One private module per subject; import from the package, not from them:
 - `_ecs`: the ECS service, its deployments and stopped tasks, polled like `aws ecs wait services-stable`
 - `_metrics`: the latest CloudWatch datapoint of a metric
 - `_rds`: the RDS instance, with its free storage and connections
-- `_s3`: the media bucket's write canary, its janitor and stale-canary sweep, and its public access block
+- `_s3`: the media bucket's write canary, its janitor and stale-canary sweep, and whether it is public
+  (policy status, ACL grants, the bucket's and the account's public access blocks)
 - `_logs`: database error signatures in the CloudWatch log group
 - `_ec2`: the EC2 instances (when Synapse is not on ECS) and their status checks
 - `_database`: a direct, read-only look at the database
@@ -22,9 +23,21 @@ from synthetics.aws._ecs import EcsState, read_ecs
 from synthetics.aws._logs import LogSearch, search_logs
 from synthetics.aws._metrics import latest_metric
 from synthetics.aws._rds import RdsState, read_rds
-from synthetics.aws._s3 import JANITOR, CanaryResult, PublicAccess, read_public_access, s3_canary
+from synthetics.aws._s3 import (
+    BLOCK_SETTINGS,
+    JANITOR,
+    CanaryResult,
+    Permission,
+    PublicAccess,
+    Unread,
+    public_grants,
+    read_public_access,
+    readable_by_anyone,
+    s3_canary,
+)
 
 __all__ = [
+    "BLOCK_SETTINGS",
     "JANITOR",
     "AwsAccess",
     "AwsProblem",
@@ -33,15 +46,19 @@ __all__ = [
     "Ec2State",
     "EcsState",
     "LogSearch",
+    "Permission",
     "PublicAccess",
     "RdsState",
+    "Unread",
     "latest_metric",
     "open_aws",
     "probe_database",
+    "public_grants",
     "read_ec2",
     "read_ecs",
     "read_public_access",
     "read_rds",
+    "readable_by_anyone",
     "s3_canary",
     "search_logs",
 ]

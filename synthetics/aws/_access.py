@@ -6,11 +6,13 @@ a connect and read deadline and a bounded number of attempts.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.exceptions
@@ -36,10 +38,36 @@ class AwsAccess:
         # Clients are thread-safe once made; making them is not.
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = _despite_environment_churn(
+                made = _despite_environment_churn(
                     lambda: self.session.client(service, endpoint_url=self.settings.endpoint_url, config=self.config)
                 )
+                _keep_account_out_of_an_address(made, service, self.settings.endpoint_url)
+                self._clients[service] = made
             return self._clients[service]
+
+
+def _keep_account_out_of_an_address(client: Any, service: str, endpoint_url: str | None) -> None:
+    """S3 Control's calls go to `<account id>.<endpoint>`: right for AWS's names (and a VPC
+    endpoint's), never resolvable when an AWS-compatible endpoint is an address (`127.0.0.1:PORT`, as
+    the reference deployment's moto is) or `localhost`. There the call goes to the endpoint as given
+    (moto tells S3 Control by its path); the account id still travels in `x-amz-account-id`."""
+    if service != "s3control" or not endpoint_url:
+        return
+    endpoint = urlsplit(endpoint_url)
+    host = endpoint.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            return
+
+    def to_the_endpoint(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.netloc.endswith("." + endpoint.netloc):
+            request.url = urlunsplit(parts._replace(netloc=endpoint.netloc))
+
+    # Before signing, so the signature covers the host the request really goes to.
+    client.meta.events.register("before-sign.s3-control", to_the_endpoint)
 
 
 _T = TypeVar("_T")

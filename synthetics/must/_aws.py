@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from synthetics.aws import CanaryResult, DatabaseProbe, Ec2State, EcsState, LogSearch, PublicAccess, RdsState
+from synthetics.aws import (
+    BLOCK_SETTINGS,
+    CanaryResult,
+    DatabaseProbe,
+    Ec2State,
+    EcsState,
+    LogSearch,
+    Permission,
+    PublicAccess,
+    RdsState,
+)
 from synthetics.must._core import fail, note, warn
 
 
@@ -106,18 +116,147 @@ def write_media(result: CanaryResult) -> None:
         )
 
 
-def block_public_access(result: PublicAccess) -> None:
+def block_public_access(access: PublicAccess) -> None:
+    """The media bucket is not public, and public access to it stays blocked ("Public means public").
+
+    Public is what AWS applies. The bucket's and the account's public access blocks count setting
+    by setting (a setting on at either level is on); RestrictPublicBuckets makes a public bucket
+    policy ineffective and IgnorePublicAcls public ACL grants, while BlockPublicPolicy and
+    BlockPublicAcls only refuse new ones. So:
+    - a public policy or ACL grant (to AllUsers or AuthenticatedUsers) that no setting makes
+      ineffective: the bucket is public, the check fails naming it and the setting that stops it;
+    - public or not, undecided because a read got no answer: the check fails naming the permission;
+    - private, but a setting off at both levels: a warning (nothing stops a future public policy or
+      ACL), naming the settings;
+    - private, every setting on at one level or the other: passes.
+    A read that got no answer but decides nothing is a note.
+    """
     __tracebackhide__ = True
-    block = result.block
-    if block is None:
-        raise fail(
-            f"S3 media bucket {result.bucket} has no public access block ({result.error})",
+    bucket = f"S3 media bucket {access.bucket}"
+    restricted = _effective(access, "RestrictPublicBuckets")
+    ignored = _effective(access, "IgnorePublicAcls")
+    policy_public = _policy_public(access)
+    acl_public = None if access.public_grants is None else bool(access.public_grants)
+    by_policy = _both(policy_public, _negated(restricted))
+    by_acl = _both(acl_public, _negated(ignored))
+
+    # The reads that leave each way in undecided.
+    needed: set[Permission] = set()
+    if by_policy is None:
+        needed |= _BLOCK_READS if restricted is None else set()
+        needed |= {Permission.POLICY_STATUS, Permission.POLICY} if policy_public is None else set()
+    if by_acl is None:
+        needed |= _BLOCK_READS if ignored is None else set()
+        needed |= {Permission.ACL} if acl_public is None else set()
+    undecided = _unread(access, needed)
+
+    exposures = []
+    if by_policy:
+        exposures.append(
+            f"its bucket policy lets anyone in ({_policy_evidence(access)}), and RestrictPublicBuckets is not on "
+            f"to make it ineffective ({_levels(access)}); turn it on (BlockPublicPolicy also refuses new public "
+            "policies)"
         )
-    off = sorted(setting for setting, on in block.items() if not on)
-    if off:
-        raise fail(
-            f"S3 media bucket {result.bucket}: public access not blocked: {', '.join(off)} off",
+    if by_acl:
+        exposures.append(
+            f"its ACL grants {', '.join(access.public_grants or ())}, and IgnorePublicAcls is not on to make them "
+            f"ineffective ({_levels(access)}); turn it on (BlockPublicAcls also refuses new public ACLs)"
         )
+    if exposures:
+        also = f"; also undecided: {undecided}" if undecided else ""
+        raise fail(f"{bucket} is public: {'; '.join(exposures)}{also}")
+    if undecided:
+        ways = [way for way, seen in (("its bucket policy", by_policy), ("its ACL", by_acl)) if seen is None]
+        raise fail(f"cannot tell whether {bucket} is public ({' and '.join(ways)}): {undecided}")
+
+    # Private now. What stops it becoming public, and what was seen on the way.
+    if policy_public:
+        note(
+            f"{bucket}: its bucket policy is public ({_policy_evidence(access)}), "
+            "made ineffective by RestrictPublicBuckets"
+        )
+    if acl_public:
+        note(f"{bucket}: its ACL grants {', '.join(access.public_grants or ())}, made ineffective by IgnorePublicAcls")
+    off = [setting for setting in BLOCK_SETTINGS if _effective(access, setting) is False]
+    unknown = [setting for setting in BLOCK_SETTINGS if _effective(access, setting) is None]
+    unread_blocks = _unread(access, _BLOCK_READS)
+    for unneeded in access.unread:
+        if unneeded.permission not in _BLOCK_READS or not unknown:
+            note(f"{bucket}: not needed for the verdict, not read: {unneeded}")
+    if not off and not unknown:
+        return
+    missing = [
+        *([f"{', '.join(off)} not on at either level ({_levels(access)})"] if off else []),
+        *([f"{', '.join(unknown)} not on where read ({_levels(access)}); {unread_blocks}"] if unknown else []),
+    ]
+    warn(
+        f"{bucket} is private now (no public bucket policy or ACL grant in effect), but nothing stops a future "
+        f"public policy or ACL: {'; '.join(missing)}. Turn them on: aws s3api put-public-access-block --bucket "
+        f"{access.bucket} (or for the account: aws s3control put-public-access-block"
+        + (f" --account-id {access.account}" if access.account else "")
+        + ")"
+    )
+
+
+def _unread(access: PublicAccess, permissions: set[Permission]) -> str:
+    """The reads of these permissions that got no answer, and what to grant the role for those denied."""
+    unread = [u for u in access.unread if u.permission in permissions]
+    grant = [str(u.permission) for u in unread if u.denied]
+    return "; ".join(str(u) for u in unread) + (f": grant the role {', '.join(grant)}" if grant else "")
+
+
+# The reads the effective block is made of.
+_BLOCK_READS = {Permission.BUCKET_BLOCK, Permission.IDENTITY, Permission.ACCOUNT_BLOCK}
+
+
+def _blocks(access: PublicAccess) -> tuple[tuple[str, Mapping[str, bool] | None], ...]:
+    return (("bucket", access.bucket_block), ("account", access.account_block))
+
+
+def _effective(access: PublicAccess, setting: str) -> bool | None:
+    """The setting as AWS applies it: on at either level is on; None when that depends on a block unread."""
+    blocks = [block for _, block in _blocks(access)]
+    if any(block is not None and block.get(setting) for block in blocks):
+        return True
+    return None if any(block is None for block in blocks) else False
+
+
+def _levels(access: PublicAccess) -> str:
+    """What each level's block says of the settings named with it: off in it, no block at all, or unread."""
+    said = []
+    for level, block in _blocks(access):
+        if block is None:
+            said.append(f"the {level}-level block unread")
+        elif not block:
+            said.append(f"no {level}-level block")
+        else:
+            said.append(f"off in the {level}-level block")
+    return ", ".join(said)
+
+
+def _policy_public(access: PublicAccess) -> bool | None:
+    """AWS's evaluation (IsPublic), or the document's statements letting anyone read, either saying so."""
+    if access.policy_public or access.public_statements:
+        return True
+    if access.policy_public is False or access.has_policy is False:
+        return False
+    return None
+
+
+def _policy_evidence(access: PublicAccess) -> str:
+    said = ["GetBucketPolicyStatus: IsPublic"] if access.policy_public else []
+    said += list(access.public_statements or ())
+    return "; ".join(said)
+
+
+def _both(first: bool | None, second: bool | None) -> bool | None:
+    if first is False or second is False:
+        return False
+    return True if first and second else None
+
+
+def _negated(value: bool | None) -> bool | None:
+    return None if value is None else not value
 
 
 def log_no_database_errors(search: LogSearch, live: Mapping[str, bool | None] | None = None) -> None:

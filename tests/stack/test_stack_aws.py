@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import subprocess
@@ -24,6 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
 
 from stack import FAULTS, Deployment
+from stack._faults import REGISTRY
 from stack._postgres import bindir
 from stack._process import wait_until
 from stack._shipper import Follower
@@ -226,14 +228,6 @@ def test_rds_instance_is_the_reference_postgres(deployment: Deployment, aws: Aws
     assert instance["Endpoint"]["Port"] == state_json(deployment.state_dir)["ports"]["postgres"]
 
 
-def test_media_bucket_blocks_public_access(aws: Aws) -> None:
-    aws.s3.head_bucket(Bucket=aws.bucket)
-    block = aws.s3.get_public_access_block(Bucket=aws.bucket)["PublicAccessBlockConfiguration"]
-    assert block == dict.fromkeys(
-        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
-    )
-
-
 def test_synapse_log_lines_arrive_in_cloudwatch(aws: Aws, client: httpx.Client) -> None:
     # Synapse logs each request's URI; a unique query string makes the line findable.
     marker = f"canary{secrets.token_hex(8)}"
@@ -296,17 +290,30 @@ def healthy_after(deployment: Deployment, aws: Aws) -> Iterator[None]:
     assert deployment.status()["faults"] == ""
     assert_ecs_healthy(aws)
     assert aws.rds_status() == "available"
+    assert_media_bucket_as_seeded(aws)
+
+
+AWS_FAULTS = (
+    "ecs-tasks-stopped",
+    "deployment-stuck",
+    "media-denied",
+    "s3-public-policy",
+    "s3-unblocked-private",
+    "rds-stopped",
+)
 
 
 def test_aws_faults_name_their_failure_modes() -> None:
-    assert {
-        name: FAULTS[name] for name in ("ecs-tasks-stopped", "deployment-stuck", "media-denied", "rds-stopped")
-    } == {
+    assert {name: FAULTS[name] for name in AWS_FAULTS} == {
         "ecs-tasks-stopped": "origin-down",
         "deployment-stuck": "deployment-unstable",
         "media-denied": "media-upload-failing",
+        "s3-public-policy": "security-exposure",
+        "s3-unblocked-private": "security-exposure",
         "rds-stopped": "database-errors",
     }
+    assert REGISTRY["s3-unblocked-private"].status == "degraded"
+    assert REGISTRY["s3-public-policy"].status == "unhealthy"
 
 
 @pytest.mark.usefixtures("healthy_after")
@@ -363,6 +370,90 @@ def test_media_denied_makes_uploads_fail(deployment: Deployment, aws: Aws, clien
     )
 
 
+SEEDED_BLOCK = dict.fromkeys(
+    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+)
+
+
+def media_block(aws: Aws) -> dict[str, bool] | None:
+    try:
+        block: dict[str, bool] = aws.s3.get_public_access_block(Bucket=aws.bucket)["PublicAccessBlockConfiguration"]
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "NoSuchPublicAccessBlockConfiguration"
+        return None
+    return block
+
+
+def policy_sids(aws: Aws) -> list[str]:
+    try:
+        policy = aws.s3.get_bucket_policy(Bucket=aws.bucket)["Policy"]
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "NoSuchBucketPolicy"
+        return []
+    return [statement["Sid"] for statement in json.loads(policy)["Statement"]]
+
+
+def policy_public(aws: Aws) -> bool:
+    try:
+        return bool(aws.s3.get_bucket_policy_status(Bucket=aws.bucket)["PolicyStatus"]["IsPublic"])
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "NoSuchBucketPolicy"
+        return False
+
+
+def acl_groups(aws: Aws) -> list[str]:
+    grants = aws.s3.get_bucket_acl(Bucket=aws.bucket)["Grants"]
+    return [grant["Grantee"]["URI"] for grant in grants if grant["Grantee"]["Type"] == "Group"]
+
+
+def assert_media_bucket_as_seeded(aws: Aws) -> None:
+    """Private, with its own full block: no policy, an owner-only ACL."""
+    assert media_block(aws) == SEEDED_BLOCK
+    assert policy_sids(aws) == [] and not policy_public(aws)
+    assert acl_groups(aws) == []
+
+
+def test_the_media_bucket_is_seeded_private_and_blocked(aws: Aws) -> None:
+    assert_media_bucket_as_seeded(aws)
+
+
+@pytest.mark.usefixtures("healthy_after")
+def test_s3_public_policy_makes_the_bucket_public(deployment: Deployment, aws: Aws) -> None:
+    with deployment.injected("s3-public-policy"):
+        assert media_block(aws) is None
+        assert policy_sids(aws) == ["PublicRead"] and policy_public(aws)
+        assert acl_groups(aws) == []
+    assert_media_bucket_as_seeded(aws)
+
+
+@pytest.mark.usefixtures("healthy_after")
+def test_s3_unblocked_private_only_deletes_the_block(deployment: Deployment, aws: Aws) -> None:
+    with deployment.injected("s3-unblocked-private"):
+        assert media_block(aws) is None
+        assert policy_sids(aws) == [] and not policy_public(aws)
+        assert acl_groups(aws) == []
+    assert_media_bucket_as_seeded(aws)
+
+
+@pytest.mark.usefixtures("healthy_after")
+def test_the_bucket_faults_heal_independently(deployment: Deployment, aws: Aws) -> None:
+    # Each policy fault adds and removes its own statement; the block returns with the last fault that deleted it.
+    deployment.fault("media-denied")
+    deployment.fault("s3-public-policy")
+    deployment.fault("s3-unblocked-private")
+    assert policy_sids(aws) == ["DenyMediaWrites", "PublicRead"]
+    deployment.heal("s3-public-policy")
+    assert policy_sids(aws) == ["DenyMediaWrites"] and not policy_public(aws)
+    assert media_block(aws) is None  # s3-unblocked-private still holds it deleted
+    deployment.heal("media-denied")
+    assert policy_sids(aws) == []
+    deployment.fault("s3-public-policy")
+    deployment.heal("s3-unblocked-private")
+    assert media_block(aws) is None and policy_sids(aws) == ["PublicRead"]
+    deployment.heal()
+    assert_media_bucket_as_seeded(aws)
+
+
 @pytest.mark.usefixtures("healthy_after")
 def test_rds_stopped(deployment: Deployment, aws: Aws) -> None:
     with deployment.injected("rds-stopped"):
@@ -373,8 +464,9 @@ def test_rds_stopped(deployment: Deployment, aws: Aws) -> None:
 @pytest.mark.usefixtures("healthy_after")
 def test_heal_twice_and_heal_without_fault_are_harmless(deployment: Deployment, aws: Aws) -> None:
     service = aws.service()
-    for name in ("ecs-tasks-stopped", "deployment-stuck", "media-denied", "rds-stopped"):
+    for name in AWS_FAULTS:
         deployment.heal(name)
+    assert_media_bucket_as_seeded(aws)
     # Nothing was broken, so nothing was replaced.
     assert aws.service()["deployments"][0]["id"] == service["deployments"][0]["id"]
     deployment.fault("deployment-stuck")

@@ -103,6 +103,10 @@ FAULT_SEEN: dict[str, Seen] = {
     ),
     "cert-expiring": Seen(says={"tls.certificate_not_expiring[chat-host]": ("renew it",)}),
     "cert-expiring-critical": Seen(says={"tls.certificate_not_expiring[chat-host]": ("under the 3 days",)}),
+    # The public bucket is named with what makes it public and the setting that would stop it.
+    "s3-public-policy": Seen(
+        says={"aws.s3_public_access_blocked": ("is public", "statement 'PublicRead'", "RestrictPublicBuckets")}
+    ),
 }
 
 # Faults no check declares, each with the reason. Empty: every fault of the stack proves a check.
@@ -140,18 +144,6 @@ def _aws(target: Path, service: str) -> Any:
     aws = _document(target)["aws"]
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=aws["region"])
     return session.client(service, endpoint_url=aws["endpoint_url"], config=Config(connect_timeout=2, read_timeout=5))
-
-
-@contextlib.contextmanager
-def _public_access_block_deleted(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
-    s3 = _aws(target, "s3")
-    bucket = _document(target)["aws"]["s3"]["media_bucket"]
-    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    s3.delete_public_access_block(Bucket=bucket)
-    try:
-        yield Broken(target)
-    finally:
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
 
 
 @contextlib.contextmanager
@@ -288,12 +280,6 @@ _PROOFS = (
         failure_mode=Mode.DATABASE_ERRORS,
         summary="CloudWatch shows the RDS instance with 100 MB of free storage",
         breaks=_rds_storage_low,
-    ),
-    Proof(
-        name="public-access-block-deleted",
-        failure_mode=Mode.SECURITY_EXPOSURE,
-        summary="the media bucket's public access block is deleted (moto S3)",
-        breaks=_public_access_block_deleted,
     ),
     Proof(
         name="client-wellknown-wrong",
