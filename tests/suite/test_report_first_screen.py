@@ -1,0 +1,35 @@
+"""The report of a real run opens on its verdict (issue 14): a blip's degraded run and a public
+bucket's unhealthy one, from the reference deployment, each built with `make report` and opened in
+Chromium at 1280x800, with the status, the root cause and its remediation on the first screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures.allure_meta import REPORT_VERDICT_NAME
+from tests.report.first_screen import assert_verdict_on_first_screen, serve_folder
+from tests.report.test_report import make_report
+from tests.suite.conftest import Reference, run_suite
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "root_cause"),
+    [("edge-blip", "degraded", "origin-down"), ("s3-public-policy", "unhealthy", "security-exposure")],
+)
+def test_the_report_of_a_run_opens_on_its_status_and_root_cause(
+    reference: Reference, tmp_path: Path, fault: str, status: str, root_cause: str
+) -> None:
+    with reference.deployment.injected(fault):
+        run = run_suite(tmp_path / "run", f"--target={reference.target}")
+    verdict = run.verdict
+    assert (verdict["status"], verdict["diagnosis"][0]["failure_mode"]) == (status, root_cause), run.output[-3000:]
+    results = tmp_path / "run" / "allure-results"
+    assert (results / REPORT_VERDICT_NAME).read_text() == run.verdict_path.read_text()
+    folder = tmp_path / "allure-report"
+    make_report(results, history=tmp_path / "history.jsonl", output=folder)
+    with serve_folder(folder) as base:
+        assert_verdict_on_first_screen(base + "index.html", verdict)
