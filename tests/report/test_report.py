@@ -36,7 +36,7 @@ from fixtures.allure_meta import (
     properties_text,
 )
 from synthetics.catalogue import CATALOGUE
-from tests.report.first_screen import assert_verdict_on_first_screen, chromium, serve_folder
+from tests.report.first_screen import BROWSER_ARGS, assert_verdict_on_first_screen, chromium, serve_folder
 from tests.suite.conftest import REPO, SuiteRun, run_suite
 
 # Fake tokens in a real token's shape, joined at run time so secret scanners do not flag the source.
@@ -61,13 +61,7 @@ REPORT_DEADLINE_S = 300  # `make report` may first run `npm ci` on a machine tha
 BROWSER_DEADLINE_S = 90
 CHROMIUM_FLAGS = (
     "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *BROWSER_ARGS,
     # The report is a JS app that fetches its data: virtual time lets it render before the dump.
     "--virtual-time-budget=15000",
 )

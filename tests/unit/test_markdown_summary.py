@@ -9,42 +9,17 @@ from typing import Any
 
 import pytest
 
-from synthetics.catalogue import Mode
-from synthetics.check import Severity
 from synthetics.exports import markdown_summary
-from synthetics.layers import Layer
-from synthetics.record import CheckRecord, Outcome
-from synthetics.target import load_target
-from synthetics.verdict import Status, Verdict, build_verdict
+from synthetics.record import CheckRecord
+from synthetics.verdict import Status, Verdict
+from tests.unit.test_verdict import record
+from tests.unit.test_verdict import verdict as verdict_of
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def record(
-    nodeid: str, outcome: str, mode: str | None = None, layer: str = "client-api", message: str = ""
-) -> CheckRecord:
-    return CheckRecord(
-        id=nodeid,
-        nodeid=nodeid,
-        layer=Layer(layer),
-        severity=Severity.CRITICAL,
-        outcome=Outcome(outcome),
-        failure_mode=Mode(mode) if mode else None,
-        message=message or f"{nodeid} says {mode}",
-        duration_s=0.1,
-        detects=Mode(mode) if mode else None,
-    )
-
-
 def verdict(records: list[CheckRecord], complete: bool = True) -> Verdict:
-    return build_verdict(
-        target_name="prod",
-        target=load_target(REPO / "targets/prod.yaml", environ={}),
-        started_at="2026-01-01T00:00:00+00:00",
-        duration_s=1.25,
-        records=records,
-        complete=complete,
-    )
+    return verdict_of(records, complete, duration_s=1.25)
 
 
 def head(markdown: str, lines: int) -> list[str]:

@@ -10,13 +10,18 @@ from synthetics.layers import Layer
 from synthetics.record import CheckRecord, Outcome
 from synthetics.redact import Redactor
 from synthetics.target import load_target
-from synthetics.verdict import EXIT_STATUS, build_verdict, write_verdict
+from synthetics.verdict import EXIT_STATUS, Verdict, build_verdict, write_verdict
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def record(
-    nodeid: str, outcome: str, mode: str | None = None, layer: str = "client-api", detects: str | None = None
+    nodeid: str,
+    outcome: str,
+    mode: str | None = None,
+    layer: str = "client-api",
+    detects: str | None = None,
+    message: str = "",
 ) -> CheckRecord:
     return CheckRecord(
         id=nodeid,
@@ -25,18 +30,18 @@ def record(
         severity=Severity.CRITICAL,
         outcome=Outcome(outcome),
         failure_mode=Mode(mode) if mode else None,
-        message=f"{nodeid} says {mode}",
+        message=message or f"{nodeid} says {mode}",
         duration_s=0.1,
         detects=Mode(declared) if (declared := detects or mode) else None,
     )
 
 
-def verdict(records: list[CheckRecord], complete: bool = True):  # type: ignore[no-untyped-def]
+def verdict(records: list[CheckRecord], complete: bool = True, duration_s: float = 1.0) -> Verdict:
     return build_verdict(
         target_name="prod",
         target=load_target(REPO / "targets/prod.yaml", environ={}),
         started_at="2026-01-01T00:00:00+00:00",
-        duration_s=1.0,
+        duration_s=duration_s,
         records=records,
         complete=complete,
     )
