@@ -1,14 +1,17 @@
 """The report of a real run opens on its verdict (issue 14): a blip's degraded run and a public
 bucket's unhealthy one, from the reference deployment, each built with `make report` and opened in
-Chromium at 1280x800, with the status, the root cause and its remediation on the first screen."""
+Chromium at 1280x800, with the status, the root cause and its remediation on the first screen; and
+every other output of the run says the same status (terminal, JUnit property, Prometheus text)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
 from fixtures.allure_meta import REPORT_VERDICT_NAME
+from synthetics.verdict import EXIT_STATUS, Status
 from tests.report.first_screen import assert_verdict_on_first_screen, serve_folder
 from tests.report.test_report import make_report
 from tests.suite.conftest import Reference, run_suite
@@ -24,9 +27,17 @@ def test_the_report_of_a_run_opens_on_its_status_and_root_cause(
     reference: Reference, tmp_path: Path, fault: str, status: str, root_cause: str
 ) -> None:
     with reference.deployment.injected(fault):
-        run = run_suite(tmp_path / "run", f"--target={reference.target}")
+        run = run_suite(tmp_path / "run", f"--target={reference.target}", f"--junitxml={tmp_path / 'junit.xml'}")
     verdict = run.verdict
     assert (verdict["status"], verdict["diagnosis"][0]["failure_mode"]) == (status, root_cause), run.output[-3000:]
+    assert run.returncode == EXIT_STATUS[Status(status)], run.output[-3000:]
+    assert f"Synthetics: {status.upper()}" in run.output
+    junit = ElementTree.parse(tmp_path / "junit.xml").getroot()
+    properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert properties.get("synthetics_status") == status, properties
+    metrics = (tmp_path / "run" / "synthetics.prom").read_text()
+    assert f'synthetics_status{{target="local",status="{status}"}} 1' in metrics
+    assert 'synthetics_status{target="local",status="healthy"} 0' in metrics
     results = tmp_path / "run" / "allure-results"
     assert (results / REPORT_VERDICT_NAME).read_text() == run.verdict_path.read_text()
     folder = tmp_path / "allure-report"
