@@ -5,6 +5,7 @@ every other output of the run says the same status (terminal, JUnit property, Pr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -40,6 +41,17 @@ def test_the_report_of_a_run_opens_on_its_status_and_root_cause(
     assert 'synthetics_status{target="local",status="healthy"} 0' in metrics
     results = tmp_path / "run" / "allure-results"
     assert (results / REPORT_VERDICT_NAME).read_text() == run.verdict_path.read_text()
+    # A check that passed only when its request was tried again is marked so in its Allure result.
+    retried = {c["id"] for c in verdict["checks"] if c.get("attempts")}
+    assert bool(retried) == (fault == "edge-blip"), retried
+    documents = [json.loads(path.read_text()) for path in results.glob("*-result.json")]
+    (versions,) = [d for d in documents if d["fullName"] == "checks.test_client_api#test_versions"]
+    tags = {label["value"] for label in versions.get("labels", []) if label["name"] == "tag"}
+    if fault == "edge-blip":
+        assert {"retried", "warning"} <= tags and versions["status"] == "passed", versions
+        assert "attempt 1:" in versions.get("description", ""), versions
+    else:
+        assert not {"retried", "warning"} & tags, versions
     folder = tmp_path / "allure-report"
     make_report(results, history=tmp_path / "history.jsonl", output=folder)
     with serve_folder(folder) as base:

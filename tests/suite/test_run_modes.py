@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.suite.conftest import Reference, assert_healthy_now, run_suite
 
@@ -39,3 +40,22 @@ def test_read_only_skips_every_check_that_writes(reference: Reference, tmp_path:
     skipped = {c["id"]: c["message"] for c in run.verdict["checks"] if c["outcome"] == "skipped"}
     assert skipped.get("aws.s3_media_write") == "--read-only: this check writes"
     assert_healthy_now(run)  # issue 14: or degraded by what an earlier test's fault left in the logs
+
+
+@pytest.mark.stack
+def test_a_degraded_run_exits_zero_unless_the_gate_asks_to_fail_on_degraded(
+    reference: Reference, tmp_path: Path
+) -> None:
+    # A certificate valid for years yet under a target's ten-year minimum: a warning, nothing hurt.
+    document = yaml.safe_load(reference.target.read_text())
+    document["tls"]["min_days_remaining"] = 3650
+    target = tmp_path / "picky.yaml"
+    target.write_text(yaml.safe_dump(document))
+    only = ("-k", "certificate_not_expiring")
+    lenient = run_suite(tmp_path / "lenient", f"--target={target}", *only)
+    strict = run_suite(tmp_path / "strict", f"--target={target}", *only, "--fail-on-degraded")
+    for run, exit_status in ((lenient, 0), (strict, 1)):
+        assert (run.verdict["status"], run.returncode) == ("degraded", exit_status), run.output[-3000:]
+        assert run.verdict["diagnosis"][0]["failure_mode"] == "tls-certificate"
+        assert "Synthetics: DEGRADED" in run.output
+        assert all(c["outcome"] == "passed" and c["warnings"] for c in run.verdict["checks"]), run.verdict["checks"]
