@@ -3,7 +3,7 @@
 from synthetics import must
 from synthetics.catalogue import Mode
 from synthetics.check import Reading, Severity, check
-from synthetics.exchange import Exchange
+from synthetics.exchange import Followed
 from synthetics.layers import Layer
 from synthetics.target import Target
 
@@ -17,6 +17,6 @@ from synthetics.target import Target
     needs=("dns:server-name", "tls:server-name"),
     proven_by=("client-wellknown-wrong",),
 )
-def test_well_known_client(well_known_client: Exchange, target: Target) -> None:
+def test_well_known_client(well_known_client: Followed, target: Target) -> None:
     assert target.homeserver is not None
     must.advertise_homeserver(well_known_client, target.homeserver.base_url)

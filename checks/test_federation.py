@@ -6,8 +6,8 @@ from fixtures.report_data import report_server_version
 from synthetics import match, must
 from synthetics.catalogue import Mode
 from synthetics.check import Reading, Severity, check
-from synthetics.exchange import Exchange, Followed
-from synthetics.federation import AddressKeys, Resolution
+from synthetics.exchange import Followed
+from synthetics.federation import AddressKeys, Reached, Resolution
 from synthetics.layers import Layer
 from synthetics.target import Target
 
@@ -62,9 +62,9 @@ def test_federation_port_proxied(federation_resolution: Resolution, target: Targ
     reads=(Reading.EDGE_ANSWER,),
     proven_by=("wellknown-wrong", "wellknown-missing"),
 )
-def test_federation_version(federation_version: Exchange, request: pytest.FixtureRequest) -> None:
-    must.match_response(federation_version, match.status(200), match.json_key_present("server.name"))
-    server = federation_version.json()["server"]
+def test_federation_version(federation_version: Reached, request: pytest.FixtureRequest) -> None:
+    must.answer_on_every_candidate(federation_version, match.status(200), match.json_key_present("server.name"))
+    server = federation_version.by_candidate[0][1].json()["server"]
     # For the report's environment: which server software answered.
     report_server_version(request, f"{server.get('name')} {server.get('version', '')}".strip())
 
@@ -78,9 +78,9 @@ def test_federation_version(federation_version: Exchange, request: pytest.Fixtur
     reads=(Reading.EDGE_ANSWER,),
     proven_by=("keys-invalid", "wellknown-wrong", "wellknown-missing"),
 )
-def test_server_keys(server_keys: Exchange, target: Target) -> None:
+def test_server_keys(server_keys: Reached, target: Target) -> None:
     assert target.homeserver is not None
-    must.serve_valid_keys(server_keys, target.homeserver.server_name)
+    must.serve_valid_keys_on_every_candidate(server_keys, target.homeserver.server_name)
 
 
 @check(

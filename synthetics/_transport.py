@@ -4,6 +4,12 @@ server trickles, and one failure per host.
 `connect_to` is applied where the TCP connection is made, so the URL, SNI and the HTTP/2
 `:authority` still name the real host (as `curl --connect-to` does).
 
+A request may also name its own `Route`: where its TCP connection goes instead of the URL's
+host:port (an SRV target and port, one address of a name). It is the same idea one level up, and
+`connect_to` still applies to it: the route's host:port is what the map is looked up with, so a
+target that maps an SRV target sends the connection where it says. The URL, and so SNI, the
+certificate check and (unless the request sets it) the `Host` header, are left as they are.
+
 The deadline is the request's, not the socket's: httpx's timeouts hold for each read, so a server
 sending a byte a second is never cut off by them. Every read, write, connect and handshake here
 gets only what is left of the deadline of the request that the calling thread is making.
@@ -22,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpcore
@@ -37,6 +44,7 @@ __all__ = [
     "DeadHosts",
     "HostKey",
     "KnownDead",
+    "Route",
     "classify_transport_error",
     "connect_address",
     "first_attempt",
@@ -50,7 +58,25 @@ __all__ = [
 CONFIRMED_KINDS = frozenset({"refused", "reset"})
 CONFIRMED_STATUSES = frozenset({502, 503, 504, *range(520, 531)})
 
-HostKey = tuple[str, int, str | None]  # (host as requested, port, pinned address)
+
+@dataclass(frozen=True)
+class Route:
+    """Where a request's TCP connection goes instead of its URL's host:port (`curl --connect-to`).
+
+    `host`:`port` is where a client would connect (an SRV target and its port); `address` pins one
+    IP address of `host` (probing each address a name resolves to). `network.connect_to` maps
+    `host`:`port` whatever the address."""
+
+    host: str
+    port: int
+    address: str | None = None
+
+    def describe(self) -> str:
+        where = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return where if self.address is None else f"{where} at {self.address}"
+
+
+HostKey = tuple[str, int, Route | None]  # (host as requested, port, the request's route)
 _local = threading.local()
 
 
@@ -58,15 +84,17 @@ class ConnectionBlocked(ConnectionError):
     """The target allows connections only where `network.connect_to` maps them."""
 
 
-def connect_address(target: Target, host: str, port: int, pinned: str | None = None) -> tuple[str, int]:
-    """Where a connection to host:port really goes: the `connect_to` mapping, whatever else is asked;
-    else the `pinned` address (a per-address probe), else host:port itself."""
+def connect_address(target: Target, host: str, port: int, route: Route | None = None) -> tuple[str, int]:
+    """Where a connection to host:port (the URL's) really goes: to the `route` when there is one;
+    the `connect_to` mapping of the route's (else the URL's) host:port wins over anything else."""
+    if route is not None:
+        host, port = route.host, route.port
     mapped = target.network.connect_to.get((host.lower(), port))
     if mapped is not None:
         return mapped
     if target.network.connect_to_only:
         raise ConnectionBlocked(f"{host}:{port} is not in network.connect_to, and the target allows nothing else")
-    return (pinned or host), port
+    return (route.address if route is not None and route.address else host), port
 
 
 @contextmanager
@@ -159,10 +187,10 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _ConnectToBackend(httpcore.NetworkBackend):
-    """Connects to the mapped address; everything above TCP still sees the requested host."""
+    """Connects to the route, or the mapped address; everything above TCP still sees the requested host."""
 
-    def __init__(self, target: Target, pinned: str | None, dead: DeadHosts) -> None:
-        self._target, self._pinned, self._dead = target, pinned, dead
+    def __init__(self, target: Target, route: Route | None, dead: DeadHosts) -> None:
+        self._target, self._route, self._dead = target, route, dead
         self._backend = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -173,12 +201,12 @@ class _ConnectToBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
-        key: HostKey = (host.lower(), port, self._pinned)
+        key: HostKey = (host.lower(), port, self._route)
         known = self._dead.get(key)
         if known is not None:
             raise KnownDead(known)
         try:
-            address, mapped_port = connect_address(self._target, host, port, self._pinned)
+            address, mapped_port = connect_address(self._target, host, port, self._route)
             stream = self._backend.connect_tcp(
                 address, mapped_port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
             )
@@ -201,7 +229,7 @@ class _ConnectToBackend(httpcore.NetworkBackend):
 
 class _Transport(httpx.HTTPTransport):
     def __init__(
-        self, ssl_context: ssl.SSLContext, target: Target, http2: bool, pinned: str | None, dead: DeadHosts
+        self, ssl_context: ssl.SSLContext, target: Target, http2: bool, route: Route | None, dead: DeadHosts
     ) -> None:
         super().__init__(verify=ssl_context, http2=http2, trust_env=False)
         # httpx has no public hook for the network backend; the pool it builds is replaced whole.
@@ -211,21 +239,21 @@ class _Transport(httpx.HTTPTransport):
             http2=http2,
             max_connections=20,
             max_keepalive_connections=10,
-            network_backend=_ConnectToBackend(target, pinned, dead),
+            network_backend=_ConnectToBackend(target, route, dead),
         )
 
 
 def http_client(
-    target: Target, *, http2: bool = True, pinned: str | None = None, dead: DeadHosts | None = None
+    target: Target, *, http2: bool = True, route: Route | None = None, dead: DeadHosts | None = None
 ) -> httpx.Client:
     """An httpx client for the target: its trust store, its deadline, its `connect_to`.
 
-    `pinned` sends every connection to that IP address (unless `connect_to` maps the host), for
-    probing each address a name resolves to; clients sharing `dead` share what failed.
+    `route` sends every connection of the client there (see `Route`; `connect_to` still maps it);
+    clients sharing `dead` share what failed.
     """
     context = ssl.create_default_context(cafile=target.tls.ca_bundle)
     return httpx.Client(
-        transport=_Transport(context, target, http2, pinned, dead or DeadHosts()),
+        transport=_Transport(context, target, http2, route, dead or DeadHosts()),
         timeout=httpx.Timeout(target.network.timeout_s),
         headers={"user-agent": USER_AGENT},
         follow_redirects=False,

@@ -61,6 +61,8 @@ class Exchange:
     # The attempts before this one that failed fast and were tried again (synthetics.probe): a
     # failure counts only once its confirming attempt failed too.
     earlier: tuple[Exchange, ...] = ()
+    # Where the connection went when not to the URL's host:port (an SRV target, one address).
+    via: str | None = None
 
     @property
     def attempts(self) -> int:
@@ -83,7 +85,7 @@ class Exchange:
 
     @property
     def request_line(self) -> str:
-        return f"{self.method} {self.url}"
+        return f"{self.method} {self.url}" + (f" (connected to {self.via})" if self.via else "")
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

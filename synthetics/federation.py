@@ -17,16 +17,26 @@ from signedjson.sign import SignatureVerifyException, verify_signed_json
 from unpaddedbase64 import decode_base64
 
 from synthetics.exchange import Exchange, describe_json, parse_json
+from synthetics.servername import (
+    authority,
+    parse_server_name,  # one grammar for the suite; still importable from here
+)
 from synthetics.servername import is_ip_literal as _is_ip
-from synthetics.servername import parse_server_name  # one grammar for the suite; still importable from here
 
 __all__ = [
     "CLOUDFLARE_HTTPS_PORTS",
+    "MAX_SRV_CANDIDATES",
     "WELL_KNOWN_MAX_BYTES",
     "AddressKeys",
+    "AliasLookup",
+    "Candidate",
     "KeysReading",
+    "Reached",
     "Resolution",
+    "SrvLookup",
+    "SrvRecord",
     "WellKnown",
+    "order_srv",
     "parse_server_name",
     "read_server_keys",
     "read_well_known_server",
@@ -71,63 +81,155 @@ def read_well_known_server(status: int | None, headers: Mapping[str, str], body:
 
 
 @dataclass(frozen=True)
-class Resolution:
-    """Where federation traffic for the server name goes."""
+class Candidate:
+    """A host and port a homeserver connects to (an SRV target, a delegated host, an IP literal)."""
 
-    host: str  # the name certificates and Host headers must carry
+    host: str  # an IPv6 address without brackets
     port: int
-    connect_host: str  # differs from `host` when an SRV record points elsewhere
+
+    @property
+    def authority(self) -> str:
+        return authority(self.host, self.port)
+
+
+@dataclass(frozen=True)
+class SrvRecord:
+    priority: int
+    weight: int
+    port: int
+    target: str  # without its trailing dot; "." is RFC 2782's "decidedly not available"
+
+
+SrvLookup = Callable[[str], tuple[str, tuple[SrvRecord, ...]]]
+"""name -> (outcome, records): outcome "ok" when records came back, else the lookup's outcome
+(nxdomain, nodata: no record; anything else: the lookup failed)."""
+AliasLookup = Callable[[str], bool]
+"""name -> whether it is an alias (has a CNAME): an SRV target must not be one (RFC 2782)."""
+
+# SRV records of the lowest priority probed, at most. Homeservers pick one at random by weight
+# (RFC 2782); probing each in a fixed order makes the verdict the same on every run.
+MAX_SRV_CANDIDATES = 4
+DEFAULT_PORT = 8448
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where federation traffic for the server name goes, and what the requests say there.
+
+    The spec step (`step`, "1" to "6", "3.1" to "3.5") decides three things apart: where TCP goes
+    (`candidates`, in the order they are probed), the name the certificate must be valid for and
+    SNI carries (`host`), and the `Host` header (`host_header`: the server name or the delegated
+    name as given, so with a port only when that name had one).
+    """
+
+    host: str  # the name (or IP address) the certificate must be valid for, and SNI names
+    host_header: str
+    candidates: tuple[Candidate, ...]  # empty when discovery found nowhere a homeserver would connect
+    step: str
     steps: tuple[str, ...] = field(default_factory=tuple)
     problem: str | None = None
 
     @property
+    def port(self) -> int:
+        return self.candidates[0].port if self.candidates else DEFAULT_PORT
+
+    @property
+    def connect_host(self) -> str:
+        return self.candidates[0].host if self.candidates else self.host
+
+    @property
     def authority(self) -> str:
-        return f"{self.host}:{self.port}"
+        """Where the first candidate is, as host:port."""
+        return authority(self.connect_host, self.port)
+
+    def url(self, path: str) -> str:
+        """The URL a federation request names: https://<Host header><path> (the TLS name in it)."""
+        return f"https://{self.host_header}{path}"
+
+    def describe(self) -> str:
+        where = ", ".join(c.authority for c in self.candidates) or "nowhere"
+        return f"step {self.step}: {where} (TLS name {self.host}, Host: {self.host_header})"
 
 
-SrvLookup = Callable[[str], tuple[str, list[tuple[str, int]], bool]]
-"""name -> (outcome, [(target, port)], target_is_cname) — outcome "ok" when records came back."""
+def _no_alias(name: str) -> bool:
+    return False
 
 
-def resolve_delegation(server_name: str, well_known: WellKnown | None, srv: SrvLookup) -> Resolution:
-    """The spec's steps from a server name (and its well-known answer, if fetched) to host and port."""
+def resolve_delegation(
+    server_name: str, well_known: WellKnown | None, srv: SrvLookup, is_alias: AliasLookup = _no_alias
+) -> Resolution:
+    """The spec's steps ("Resolving server names") from a server name, and its well-known answer
+    if fetched, to where a homeserver connects and what it says there."""
     host, port = parse_server_name(server_name)
     if _is_ip(host):
-        return Resolution(host, port or 8448, host, (f"{server_name} is an IP literal",))
+        step = f"1: {server_name} is an IP literal"
+        return Resolution(host, server_name, (Candidate(host, port or DEFAULT_PORT),), "1", (step,))
     if port is not None:
-        return Resolution(host, port, host, (f"{server_name} has an explicit port",))
+        step = f"2: {server_name} has an explicit port"
+        return Resolution(host, server_name, (Candidate(host, port),), "2", (step,))
     steps: list[str] = []
     if well_known is not None and well_known.m_server is not None:
-        steps.append(f".well-known/matrix/server delegates to {well_known.m_server}")
-        delegated, delegated_port = parse_server_name(well_known.m_server)
-        if _is_ip(delegated) or delegated_port is not None:
-            return Resolution(delegated, delegated_port or 8448, delegated, tuple(steps))
-        return _by_srv(delegated, srv, steps)
+        m_server = well_known.m_server
+        steps.append(f"3: .well-known/matrix/server delegates to {m_server}")
+        delegated, delegated_port = parse_server_name(m_server)
+        if _is_ip(delegated):
+            steps.append(f"3.1: {m_server} is an IP literal")
+            candidate = Candidate(delegated, delegated_port or DEFAULT_PORT)
+            return Resolution(delegated, m_server, (candidate,), "3.1", tuple(steps))
+        if delegated_port is not None:
+            steps.append(f"3.2: {m_server} has an explicit port")
+            return Resolution(delegated, m_server, (Candidate(delegated, delegated_port),), "3.2", tuple(steps))
+        return _by_srv(delegated, srv, is_alias, steps, ("3.3", "3.4", "3.5"))
     if well_known is not None:
-        steps.append(f".well-known/matrix/server not used: {well_known.problem}")
-    return _by_srv(host, srv, steps)
+        steps.append(f"3: .well-known/matrix/server not used: {well_known.problem}")
+    return _by_srv(host, srv, is_alias, steps, ("4", "5", "6"))
 
 
-def _by_srv(host: str, srv: SrvLookup, steps: list[str]) -> Resolution:
-    for prefix in ("_matrix-fed._tcp", "_matrix._tcp"):
+def order_srv(records: tuple[SrvRecord, ...]) -> tuple[SrvRecord, ...]:
+    """The records a homeserver would pick from first: the lowest priority (RFC 2782), the heaviest
+    first, then by target and port so the order is fixed; at most MAX_SRV_CANDIDATES of them."""
+    usable = [r for r in records if r.target not in (".", "")]
+    if not usable:
+        return ()
+    lowest = min(r.priority for r in usable)
+    first = sorted((r for r in usable if r.priority == lowest), key=lambda r: (-r.weight, r.target.lower(), r.port))
+    return tuple(first[:MAX_SRV_CANDIDATES])
+
+
+def _by_srv(
+    host: str, srv: SrvLookup, is_alias: AliasLookup, steps: list[str], labels: tuple[str, str, str]
+) -> Resolution:
+    """Steps 3.3-3.5 for a delegated host, 4-6 for the server name: the same rules, other labels."""
+    for label, prefix in zip(labels[:2], ("_matrix-fed._tcp", "_matrix._tcp"), strict=True):
         name = f"{prefix}.{host}"
-        outcome, records, is_cname = srv(name)
+        outcome, records = srv(name)
         if outcome not in ("ok", "nxdomain", "nodata"):
             # Not "no record": the lookup itself failed, and a homeserver gives up rather than guess.
-            steps.append(f"SRV {name} failed ({outcome})")
-            return Resolution(host, 8448, host, tuple(steps), f"the SRV lookup of {name} failed ({outcome})")
+            steps.append(f"{label}: SRV {name} failed ({outcome})")
+            return Resolution(host, host, (), label, tuple(steps), f"the SRV lookup of {name} failed ({outcome})")
         if outcome != "ok" or not records:
-            steps.append(f"no SRV {name} ({outcome})")
+            steps.append(f"{label}: no SRV {name} ({outcome})")
             continue
-        target, port = records[0]
-        if is_cname:
-            steps.append(f"SRV {name} -> {target}:{port}")
-            return Resolution(host, port, target, tuple(steps), f"the SRV target {target} is a CNAME (RFC 2782)")
         deprecated = " (deprecated _matrix._tcp)" if prefix == "_matrix._tcp" else ""
-        steps.append(f"SRV {name} -> {target}:{port}{deprecated}")
-        return Resolution(host, port, target.rstrip("."), tuple(steps))
-    steps.append(f"falling back to {host}:8448")
-    return Resolution(host, 8448, host, tuple(steps))
+        chosen = order_srv(records)
+        if not chosen:
+            # RFC 2782: a target of "." means the service is decidedly not available at this domain.
+            steps.append(f"{label}: SRV {name} -> . (service decidedly not available){deprecated}")
+            unavailable = f"SRV {name} says federation is decidedly not available (target '.', RFC 2782)"
+            return Resolution(host, host, (), label, tuple(steps), unavailable)
+        candidates = tuple(Candidate(r.target, r.port) for r in chosen)
+        listed = ", ".join(f"{r.target}:{r.port} (priority {r.priority}, weight {r.weight})" for r in chosen)
+        steps.append(f"{label}: SRV {name} -> {listed}{deprecated}")
+        others = len([r for r in records if r.target not in (".", "")]) - len(chosen)
+        if others:
+            steps.append(f"{others} further SRV record(s) of {name} not probed (a higher priority, or over the cap)")
+        aliases = [c.host for c in candidates if is_alias(c.host)]
+        problem: str | None = None
+        if aliases:
+            problem = f"the SRV target {', '.join(aliases)} of {name} is a CNAME, which RFC 2782 forbids"
+        return Resolution(host, host, candidates, label, tuple(steps), problem)
+    steps.append(f"{labels[2]}: no SRV record: {host} on port {DEFAULT_PORT}")
+    return Resolution(host, host, (Candidate(host, DEFAULT_PORT),), labels[2], tuple(steps))
 
 
 @dataclass(frozen=True)
@@ -199,3 +301,11 @@ class AddressKeys:
 
     note: str  # why there is no per-address probe, if there is none
     by_address: tuple[tuple[str, Exchange], ...]
+
+
+@dataclass(frozen=True)
+class Reached:
+    """One federation request to each candidate of a resolution, in the resolution's order."""
+
+    resolution: Resolution
+    by_candidate: tuple[tuple[Candidate, Exchange], ...]

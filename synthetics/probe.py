@@ -18,6 +18,7 @@ from synthetics._transport import (
     ConnectionBlocked,
     DeadHosts,
     KnownDead,
+    Route,
     classify_transport_error,
     connect_address,
     first_attempt,
@@ -32,6 +33,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "ConnectionBlocked",
     "Prober",
+    "Route",
     "connect_address",
     "http_client",
 ]
@@ -53,10 +55,10 @@ class Prober:
     def __init__(self, target: Target) -> None:
         self._target = target
         self._timeout = target.network.timeout_s
-        # One client per probe thread (and pinned address): an HTTP/2 connection shared by threads
-        # lets one request's deadline tear down every other request on it, and httpcore's HTTP/2
-        # state is not safe to drive from several threads at once.
-        self._clients: dict[tuple[int, str | None], httpx.Client] = {}
+        # One client per probe thread (and route): an HTTP/2 connection shared by threads lets one
+        # request's deadline tear down every other request on it, and httpcore's HTTP/2 state is
+        # not safe to drive from several threads at once.
+        self._clients: dict[tuple[int, Route | None], httpx.Client] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._exchanges: dict[tuple[Any, ...], Exchange] = {}
@@ -68,15 +70,23 @@ class Prober:
         assert self._target.homeserver is not None
         return self._target.homeserver.base_url + path_or_url
 
-    def get(self, path_or_url: str, *, headers: Mapping[str, str] | None = None, pinned: str | None = None) -> Exchange:
-        """The exchange for this URL, made once per run whoever asks first."""
+    def get(
+        self, path_or_url: str, *, headers: Mapping[str, str] | None = None, route: Route | None = None
+    ) -> Exchange:
+        """The exchange for this URL, made once per run whoever asks first.
+
+        `route` sends the connection elsewhere than the URL's host:port (an SRV target, one
+        address of a name), as `curl --connect-to` does: the URL's host stays the TLS name, and
+        a `host` header given here is sent as the `Host` (HTTP/2 `:authority`) instead of the URL's.
+        """
         url = self.url(path_or_url)
-        key = ("GET", url, tuple(sorted((headers or {}).items())), pinned)
+        route = _needed(url, route)
+        key = ("GET", url, tuple(sorted((headers or {}).items())), route)
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             if key not in self._exchanges:
-                self._exchanges[key] = self.fetch(url, headers=headers, pinned=pinned)
+                self._exchanges[key] = self.fetch(url, headers=headers, route=route)
             return self._exchanges[key]
 
     def fetch(
@@ -84,7 +94,7 @@ class Prober:
         path_or_url: str,
         *,
         headers: Mapping[str, str] | None = None,
-        pinned: str | None = None,
+        route: Route | None = None,
         method: str = "GET",
         json_body: Any = None,
         content: bytes | None = None,
@@ -98,20 +108,22 @@ class Prober:
         says so. A timeout is never tried again.
         """
         url = self.url(path_or_url)
-        parts = urlsplit(url)
-        origin = ((parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80), pinned)
+        route = _needed(url, route)
+        host, port = _origin(url)
+        origin = (host, port, route)
+        via = route.describe() if route is not None else None
         dead = self._dead.get(origin)
         if dead is not None:
             # One timeout per dead host, not one per check.
-            return Exchange(method=method, url=url, error=dead, reused_failure=True)
-        request = (method, url, headers or {}, pinned, json_body, content)
+            return Exchange(method=method, url=url, error=dead, reused_failure=True, via=via)
+        request = (method, url, headers or {}, via, json_body, content)
         confirmable = method in _SAFE_METHODS
         with first_attempt(confirmed_later=confirmable):
-            exchange = self._exchange(*request, client=self._client(pinned), deadline_s=self._timeout)
+            exchange = self._exchange(*request, client=self._client(route), deadline_s=self._timeout)
         if exchange.error is not None and exchange.error.kind == "protocol":
             # A pooled connection the server closed as the request went out (an HTTP/2 GOAWAY race,
             # an idle keep-alive expiring): no answer came, so clients retry once on a new one.
-            exchange = self._exchange(*request, client=self._client(pinned), deadline_s=self._timeout)
+            exchange = self._exchange(*request, client=self._client(route), deadline_s=self._timeout)
         if not (confirmable and _fails_fast(exchange)):
             return exchange
         if exchange.elapsed_s + CONFIRM_AFTER_S > self._timeout / 2:
@@ -121,7 +133,7 @@ class Prober:
             return exchange
         time.sleep(CONFIRM_AFTER_S)
         # A new connection: the first may be the one thing that is broken.
-        with http_client(self._target, pinned=pinned, dead=self._dead) as fresh:
+        with http_client(self._target, route=route, dead=self._dead) as fresh:
             again = self._exchange(
                 *request, client=fresh, deadline_s=self._timeout - exchange.elapsed_s - CONFIRM_AFTER_S
             )
@@ -154,11 +166,11 @@ class Prober:
                 return Followed(tuple(exchanges), f"more than {MAX_REDIRECTS} redirects", tuple(insecure))
             seen.append(url)
 
-    def _client(self, pinned: str | None) -> httpx.Client:
-        key = (threading.get_ident(), pinned)
+    def _client(self, route: Route | None) -> httpx.Client:
+        key = (threading.get_ident(), route)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = http_client(self._target, pinned=pinned, dead=self._dead)
+                self._clients[key] = http_client(self._target, route=route, dead=self._dead)
             return self._clients[key]
 
     def _exchange(
@@ -166,7 +178,7 @@ class Prober:
         method: str,
         url: str,
         headers: Mapping[str, str],
-        pinned: str | None,
+        via: str | None,
         json_body: Any = None,
         content: bytes | None = None,
         *,
@@ -204,6 +216,7 @@ class Prober:
                 return Exchange(
                     method=method,
                     url=url,
+                    via=via,
                     status=response.status_code,
                     http_version=response.http_version,
                     headers={k.lower(): v for k, v in response.headers.items()},
@@ -212,12 +225,17 @@ class Prober:
                     phases_ms=_phases(marks, started, finished),
                 )
         except _Abort as abort:
-            return Exchange(method=method, url=url, error=abort.error, elapsed_s=time.monotonic() - started)
+            return Exchange(method=method, url=url, via=via, error=abort.error, elapsed_s=time.monotonic() - started)
         except httpx.HTTPError as error:
             probe_error = classify_transport_error(error, self._timeout)
             reused = any(isinstance(cause, KnownDead) for cause in (error.__cause__, error.__context__))
             return Exchange(
-                method=method, url=url, error=probe_error, elapsed_s=time.monotonic() - started, reused_failure=reused
+                method=method,
+                url=url,
+                via=via,
+                error=probe_error,
+                elapsed_s=time.monotonic() - started,
+                reused_failure=reused,
             )
 
     def close(self) -> None:
@@ -225,6 +243,19 @@ class Prober:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+
+
+def _origin(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _needed(url: str, route: Route | None) -> Route | None:
+    """The route, or None when it goes where the URL does anyway: such a request shares the URL's
+    connections and its dead host (one deadline per host, whoever asks)."""
+    if route is not None and route.address is None and (route.host.lower(), route.port) == _origin(url):
+        return None
+    return route
 
 
 def _fails_fast(exchange: Exchange) -> bool:

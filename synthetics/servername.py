@@ -9,6 +9,12 @@
 
 One parser for the whole suite: the target file's host:port values and the federation rules read
 names the same way, so a name the target accepts is one discovery can resolve. Pure: no DNS, no I/O.
+
+Internationalised names: the grammar is ASCII, so a name is written in its IDNA A-label form
+(`xn--exmple-cua.org`), which is accepted as any dns-name. A U-label (`exämple.org`) is refused,
+naming the A-label to write instead, never converted: Matrix compares server names as written
+(`@user:exämple.org` and `@user:xn--exmple-cua.org` would be different users), so the suite must
+not quietly judge another name than the one the homeserver signs with.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-__all__ = ["is_ip_literal", "parse_server_name"]
+__all__ = ["authority", "is_ip_literal", "parse_server_name", "url_host"]
 
 # fullmatch everywhere: `$` would let a trailing newline through ("example.org\n").
 _IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
@@ -72,8 +78,28 @@ def _check_host(host: str) -> None:
         return
     if len(host) > _DNS_NAME_MAX:
         raise ValueError(f"host name is {len(host)} characters long, over the {_DNS_NAME_MAX} allowed")
+    if not host.isascii():
+        raise ValueError(_not_ascii(host))
     if not _DNS_NAME.fullmatch(host):
         raise ValueError(f"{host!r} is not a valid host name or IP address")
+
+
+def _not_ascii(host: str) -> str:
+    try:
+        a_label = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"{host!r} is not a valid host name: a server name is ASCII (IDNA names in their xn-- form)"
+    return f"{host!r} is not ASCII: write the name in its IDNA A-label form, {a_label!r}"
+
+
+def url_host(host: str) -> str:
+    """`host` as a URL or a Host header writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def authority(host: str, port: int | None) -> str:
+    """host[:port] as a URL or a Host header writes it (`[2001:db8::1]:8448`)."""
+    return url_host(host) if port is None else f"{url_host(host)}:{port}"
 
 
 def _is_address(text: str, kind: Callable[[str], object]) -> bool:

@@ -36,10 +36,12 @@ from synthetics.must._core import (
 from synthetics.must._federation import (
     advertise_homeserver,
     agree_on_keys,
+    answer_on_every_candidate,
     delegate,
     discover,
     federate_on_a_cloudflare_port,
     serve_valid_keys,
+    serve_valid_keys_on_every_candidate,
 )
 from synthetics.must._journeys import complete
 from synthetics.must._security import be_unreachable, keep_registration_closed
@@ -61,6 +63,7 @@ __all__ = [
     "advertise_homeserver",
     "agree_on_keys",
     "answer_directly",
+    "answer_on_every_candidate",
     "answer_the_server_version",
     "be_available",
     "be_unreachable",
@@ -87,6 +90,7 @@ __all__ = [
     "run_the_instances",
     "run_the_service",
     "serve_valid_keys",
+    "serve_valid_keys_on_every_candidate",
     "settle",
     "speak_modern_tls",
     "stay_under_utilisation",

@@ -8,10 +8,12 @@ from synthetics.federation import (
     CLOUDFLARE_HTTPS_PORTS,
     AddressKeys,
     KeysReading,
+    Reached,
     Resolution,
     read_server_keys,
     read_well_known_server,
 )
+from synthetics.match import Matcher
 from synthetics.must._core import fail, match_response, note, warn
 
 
@@ -43,16 +45,42 @@ def discover(resolution: Resolution) -> None:
         raise fail(
             f"server discovery: {resolution.problem} ({'; '.join(resolution.steps)})",
         )
+    if not resolution.candidates:
+        raise fail(f"server discovery found nowhere to connect ({'; '.join(resolution.steps)})")
 
 
 def federate_on_a_cloudflare_port(resolution: Resolution) -> None:
     __tracebackhide__ = True
-    if resolution.port not in CLOUDFLARE_HTTPS_PORTS:
+    off = [c.authority for c in resolution.candidates if c.port not in CLOUDFLARE_HTTPS_PORTS]
+    if off:
         ports = ", ".join(str(p) for p in CLOUDFLARE_HTTPS_PORTS)
         raise fail(
-            f"federation resolves to {resolution.authority} ({'; '.join(resolution.steps)}), but Cloudflare "
+            f"federation resolves to {', '.join(off)} ({'; '.join(resolution.steps)}), but Cloudflare "
             f"proxies HTTPS only on ports {ports}: other servers cannot reach it through the orange cloud",
         )
+
+
+def _reached(reached: Reached) -> None:
+    __tracebackhide__ = True
+    if not reached.by_candidate:
+        resolution = reached.resolution
+        why = resolution.problem or "no candidate"
+        raise fail(f"server discovery found nowhere to connect: {why} ({'; '.join(resolution.steps)})")
+
+
+def answer_on_every_candidate(reached: Reached, *matchers: Matcher) -> None:
+    """Each place discovery sends federation to (every SRV record probed) answers as `matchers` say."""
+    __tracebackhide__ = True
+    _reached(reached)
+    for _candidate, exchange in reached.by_candidate:
+        match_response(exchange, *matchers)
+
+
+def serve_valid_keys_on_every_candidate(reached: Reached, server_name: str) -> None:
+    __tracebackhide__ = True
+    _reached(reached)
+    for _candidate, exchange in reached.by_candidate:
+        serve_valid_keys(exchange, server_name)
 
 
 def serve_valid_keys(exchange: Exchange, server_name: str) -> KeysReading:
@@ -82,9 +110,21 @@ def agree_on_keys(per_address: AddressKeys, server_name: str) -> None:
         raise fail(f"the federation host's addresses serve different keys: {detail}")
 
 
-def advertise_homeserver(exchange: Exchange, base_url: str) -> None:
-    """/.well-known/matrix/client names the homeserver and lets web clients read it (CORS)."""
+def advertise_homeserver(followed: Followed, base_url: str) -> None:
+    """/.well-known/matrix/client names the homeserver and lets web clients read it (CORS).
+
+    Clients fetch it as browsers do, following redirects: one that ends in the document passes
+    with a warning (each hop costs every client a round trip, and the file belongs on the server
+    name), while a loop, an invalid hop or too many hops fail."""
     __tracebackhide__ = True
+    for hop in followed.insecure_hops:
+        warn(f"insecure hop in client discovery: {hop}")
+    if followed.problem:
+        raise fail(followed.problem, exchange=followed.exchanges[-1])
+    exchange = followed.final
+    if len(followed.exchanges) > 1:
+        hops = " -> ".join(e.url for e in followed.exchanges)
+        warn(f"/.well-known/matrix/client is reached through {len(followed.exchanges) - 1} redirect(s): {hops}")
     match_response(exchange, match.status(200), match.json_body())
     document = exchange.json()
     homeserver = document.get("m.homeserver") if isinstance(document, dict) else None

@@ -47,7 +47,7 @@ def exchange(body: bytes, status: int = 200) -> Exchange:
 
 
 READERS: dict[str, Callable[[Exchange], object]] = {
-    "advertise_homeserver": lambda e: must.advertise_homeserver(e, "https://chat.example.org"),
+    "advertise_homeserver": lambda e: must.advertise_homeserver(Followed((e,), None), "https://chat.example.org"),
     "serve_valid_keys": lambda e: must.serve_valid_keys(e, "example.org"),
     "delegate": lambda e: must.delegate(Followed((e,), None), "chat.example.org:443"),
     "background_updates": must.have_no_pending_background_updates,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from synthetics.servername import is_ip_literal, parse_server_name
+from synthetics.servername import authority, is_ip_literal, parse_server_name, url_host
 
 
 def refused(text: str) -> str:
@@ -91,3 +91,23 @@ def test_rule_port_is_1_to_65535_in_ascii_digits(text: str) -> None:
 )
 def test_whole_string_match_refuses_a_trailing_newline_or_space(text: str) -> None:
     refused(text)
+
+
+def test_idna_names_are_accepted_in_their_a_label_form() -> None:
+    assert parse_server_name("xn--exmple-cua.org:8448") == ("xn--exmple-cua.org", 8448)
+
+
+def test_idna_names_in_their_u_label_form_are_refused_naming_the_a_label() -> None:
+    # Not converted: Matrix compares server names as written, so the A-label is what to write.
+    assert "'xn--exmple-cua.org'" in refused("exämple.org")
+    assert "A-label" in refused("exämple.org:8448")
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [("example.org", None, "example.org"), ("example.org", 8448, "example.org:8448"),
+     ("::1", None, "[::1]"), ("2001:db8::1", 8448, "[2001:db8::1]:8448"), ("1.2.3.4", 443, "1.2.3.4:443")],
+)  # fmt: skip
+def test_an_authority_writes_an_ipv6_host_in_brackets(host: str, port: int | None, expected: str) -> None:
+    assert authority(host, port) == expected
+    assert url_host(host) == (expected.rsplit(":", 1)[0] if port is not None else expected)
