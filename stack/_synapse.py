@@ -102,6 +102,10 @@ def _homeserver(layout: Layout, ports: SynapsePorts) -> dict[str, Any]:
         # A fresh database still has ~40 background updates queued, run one a second by default:
         # without the pause they finish within a boot, instead of showing as pending for a minute.
         "background_updates": {"sleep_enabled": False},
+        # Synapse retries a failed transaction 10 times over about 8 minutes before it backs off
+        # from the destination; one quick retry shows a destination that fails within seconds. The
+        # deployment federates with nobody, so nothing else changes.
+        "federation": {"max_long_retries": 1, "max_long_retry_delay": "1s"},
     }
 
 
