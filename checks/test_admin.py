@@ -15,6 +15,7 @@ from synthetics.target import Target
     title="The admin API answers with the server version",
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("admin-api-unreachable",),
 )
 def test_server_version(admin_server_version: Exchange) -> None:
     must.answer_the_server_version(admin_server_version)

@@ -1,5 +1,5 @@
-"""Faults inside Synapse, seen through its admin API: a background update that keeps running, and an
-outbound federation destination that fails.
+"""Faults inside Synapse, seen through its admin API: a background update that keeps running, an
+outbound federation destination that fails, and the admin API's internal listener gone.
 
 Both are made as Synapse makes them, through its database and its own senders, and are read back
 through the admin API before the fault counts as injected (the checks read the same API). Healing
@@ -16,12 +16,14 @@ from typing import Any
 
 import httpx
 import psycopg2
+import yaml
 
 from stack._errors import StackError
 from stack._fault_types import Controls, Fault
 from stack._process import is_running, python_env, spawn, stop, wait_until
 from stack._users import CANARY_USER_ID
 
+ADMIN_FAULT = "admin-api-unreachable"
 UPDATE_FAULT = "background-update-running"
 DESTINATION_FAULT = "federation-destination-failing"
 HOLDER = "lock-holder"
@@ -188,7 +190,49 @@ def _forget_destination(controls: Controls) -> None:
     controls.save()
 
 
+# -- admin-api-unreachable -------------------------------------------------------------------------
+
+
+def _listeners(controls: Controls) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    config: dict[str, Any] = yaml.safe_load(controls.layout.homeserver_yaml.read_text())
+    return config, list(config["listeners"])
+
+
+def _drop_admin_listener(controls: Controls) -> None:
+    port = controls.record.ports["admin"]
+    config, listeners = _listeners(controls)
+    kept = [listener for listener in listeners if listener.get("port") != port]
+    if len(kept) == len(listeners):
+        return  # already gone
+    # What heal puts back, and where: the listener as it was, kept across processes in state.json.
+    controls.record.extra[ADMIN_FAULT] = {"listeners": listeners}
+    controls.save()
+    config["listeners"] = kept
+    controls.layout.homeserver_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
+    controls.restart_component("synapse")
+
+
+def _restore_admin_listener(controls: Controls) -> None:
+    saved = controls.record.extra.get(ADMIN_FAULT)
+    if saved is None:
+        return  # never injected (or already healed)
+    config, _ = _listeners(controls)
+    config["listeners"] = saved["listeners"]
+    controls.layout.homeserver_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
+    controls.restart_component("synapse")
+    del controls.record.extra[ADMIN_FAULT]
+    controls.save()
+
+
 FAULTS: tuple[Fault, ...] = (
+    Fault(
+        name=ADMIN_FAULT,
+        failure_mode="origin-down",
+        summary="Synapse restarted without its internal admin listener (the target's admin_url): the admin API "
+        "refuses connections while the public edge answers",
+        inject=_drop_admin_listener,
+        heal=_restore_admin_listener,
+    ),
     Fault(
         name=UPDATE_FAULT,
         failure_mode="slow-performance",
