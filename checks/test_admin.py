@@ -15,6 +15,7 @@ from synthetics.target import Target
     title="The admin API answers with the server version",
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("admin-api-unreachable",),
 )
 def test_server_version(admin_server_version: Exchange) -> None:
     must.answer_the_server_version(admin_server_version)
@@ -27,6 +28,7 @@ def test_server_version(admin_server_version: Exchange) -> None:
     title="No background updates are running or pending",
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("background-update-running",),
 )
 def test_no_background_updates(background_updates: Exchange) -> None:
     must.have_no_pending_background_updates(background_updates)
@@ -52,6 +54,7 @@ def test_rooms_not_outsized(admin_rooms: Exchange, target: Target) -> None:
     title="No outbound federation destination is failing",
     needs=("origin",),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("federation-destination-failing",),
 )
 def test_federation_destinations(federation_destinations: Exchange) -> None:
     must.reach_destinations(federation_destinations)

@@ -28,6 +28,7 @@ def test_admin_api_not_exposed(public_admin_api: Exchange) -> None:
     impact=Impact.EXPOSURE,
     title="Metrics are not reachable through the public edge",
     needs=("origin",),
+    proven_by=("metrics-exposed",),
 )
 def test_metrics_not_exposed(public_metrics: Exchange) -> None:
     must.be_unreachable(public_metrics, "/_synapse/metrics")

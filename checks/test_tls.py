@@ -43,6 +43,7 @@ def test_certificate_not_expiring(tls_report: TlsReport, target: Target) -> None
     detects=Mode.TLS_CERTIFICATE,
     title="TLS 1.2 or newer is negotiated",
     needs=("dns:{host_role}",),
+    proven_by=("tls-legacy-only",),
 )
 def test_modern_protocol(tls_report: TlsReport) -> None:
     must.speak_modern_tls(tls_report)

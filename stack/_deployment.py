@@ -91,7 +91,7 @@ class Deployment:
         layout = self._layout
         ports: dict[str, int] = {}
         # edge-8448: held by the edge, never listening; the target maps the public names' 8448 there.
-        for name in ("postgres", "synapse", "metrics", "edge", "edge-8448", "moto"):
+        for name in ("postgres", "synapse", "admin", "metrics", "edge", "edge-8448", "moto"):
             port = free_port()
             while port in ports.values():
                 port = free_port()
@@ -113,7 +113,7 @@ class Deployment:
             self._record(record, "postgres", _postgres.init_and_start(layout, ports["postgres"], new_secret()))
         with _step("synapse: config and signing key"):
             synapse_ports = _synapse.SynapsePorts(
-                http=ports["synapse"], metrics=ports["metrics"], postgres=ports["postgres"]
+                http=ports["synapse"], metrics=ports["metrics"], postgres=ports["postgres"], admin=ports["admin"]
             )
             media = _aws_seed.media_storage_provider(ports["moto"])
             _synapse.write_config(layout, synapse_ports, media_storage_providers=[media])
@@ -149,7 +149,7 @@ class Deployment:
             ports["edge"],
             dns_port=ports["dns"],
             closed_port=ports["edge-8448"],
-            synapse_port=ports["synapse"],
+            admin_port=ports["admin"],
             moto_port=ports["moto"],
         )
         record.ready = True

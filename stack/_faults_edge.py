@@ -24,6 +24,7 @@ SLOWISH_ORIGIN_DELAY_S = 0.8  # over its warning line (0.5 s), well under latenc
 EXPIRING_LIFETIME = datetime.timedelta(days=5)  # under min_days_remaining (14), over critical (3)
 CRITICAL_LIFETIME = datetime.timedelta(days=2)  # under critical_days_remaining (3)
 BLIP_PATH = "/_matrix/client/versions"
+LEGACY_TLS = "TLSv1.1"  # the newest version the tls-legacy-only edge offers
 _EDGE_HOSTS = [PUBLIC_HOST, SERVER_NAME]
 
 
@@ -86,6 +87,39 @@ def _blip(name: str, failures: int, summary: str, status: str) -> Fault:
     )
 
 
+def _metrics_exposed(controls: Controls) -> None:
+    faults = load_config(controls.layout.edge_json).faults
+    # Synapse's metrics listener (plain HTTP on loopback), which no public route should reach.
+    origin = f"http://127.0.0.1:{controls.record.ports['metrics']}"
+    controls.edit_edge(faults={**faults, "metrics-exposed": {"origin_url": origin}})
+
+
+def _metrics_blocked(controls: Controls) -> None:
+    faults = load_config(controls.layout.edge_json).faults
+    if "metrics-exposed" in faults:
+        controls.edit_edge(faults={key: value for key, value in faults.items() if key != "metrics-exposed"})
+
+
+def _legacy_tls(controls: Controls) -> None:
+    # What heal restores: the edge's own setting (None: TLS 1.2 and 1.3), kept across processes.
+    controls.record.extra.setdefault(
+        "tls-legacy-only", {"max_tls_version": load_config(controls.layout.edge_json).max_tls_version}
+    )
+    controls.save()
+    controls.edit_edge(max_tls_version=LEGACY_TLS)
+    controls.restart_component("edge")
+
+
+def _modern_tls_back(controls: Controls) -> None:
+    saved = controls.record.extra.get("tls-legacy-only")
+    if saved is None:
+        return  # never injected (or already healed): nothing to restore
+    controls.edit_edge(max_tls_version=saved["max_tls_version"])
+    controls.restart_component("edge")
+    del controls.record.extra["tls-legacy-only"]
+    controls.save()
+
+
 def _http1_only(controls: Controls) -> None:
     # What heal restores: the ALPN list the edge had, kept across processes in state.json.
     controls.record.extra.setdefault("http1-only", {"alpn": list(load_config(controls.layout.edge_json).alpn)})
@@ -143,6 +177,13 @@ FAULTS: tuple[Fault, ...] = (
         "the edge proxies /_synapse/admin to Synapse",
         {"prefixes": ["/_synapse/admin"]},
     ),
+    Fault(
+        name="metrics-exposed",
+        failure_mode="security-exposure",
+        summary="the edge proxies /_synapse/metrics to Synapse's metrics listener",
+        inject=_metrics_exposed,
+        heal=_metrics_blocked,
+    ),
     _switch(
         "edge-bypassed",
         "edge-misconfigured",
@@ -181,5 +222,13 @@ FAULTS: tuple[Fault, ...] = (
         summary="the edge negotiates HTTP/1.1 only (no h2 in ALPN)",
         inject=_http1_only,
         heal=_http2_back,
+    ),
+    Fault(
+        name="tls-legacy-only",
+        failure_mode="tls-certificate",
+        summary=f"the edge offers TLS 1.0 and 1.1 only (up to {LEGACY_TLS}, legacy ciphers): modern clients "
+        "refuse the handshake",
+        inject=_legacy_tls,
+        heal=_modern_tls_back,
     ),
 )

@@ -34,6 +34,7 @@ class SynapsePorts:
     http: int
     metrics: int
     postgres: int
+    admin: int  # an internal listener for the admin API, where the target's admin_url points
 
 
 def write_config(
@@ -56,6 +57,19 @@ def write_config(
     layout.homeserver_yaml.write_text(yaml.safe_dump(homeserver, sort_keys=False))
 
 
+def admin_listener(port: int) -> dict[str, Any]:
+    """The internal listener the admin API is reached on, as production keeps it off the public edge
+    (the client resource carries /_synapse/admin)."""
+    return {
+        "port": port,
+        "bind_addresses": ["127.0.0.1"],
+        "type": "http",
+        "tls": False,
+        "x_forwarded": False,
+        "resources": [{"names": ["client"], "compress": False}],
+    }
+
+
 def _homeserver(layout: Layout, ports: SynapsePorts) -> dict[str, Any]:
     return {
         "server_name": SERVER_NAME,
@@ -71,6 +85,7 @@ def _homeserver(layout: Layout, ports: SynapsePorts) -> dict[str, Any]:
                 "x_forwarded": True,
                 "resources": [{"names": ["client", "federation"], "compress": False}],
             },
+            admin_listener(ports.admin),
             {"port": ports.metrics, "bind_addresses": ["127.0.0.1"], "type": "metrics"},
         ],
         "enable_metrics": True,
@@ -102,6 +117,10 @@ def _homeserver(layout: Layout, ports: SynapsePorts) -> dict[str, Any]:
         # A fresh database still has ~40 background updates queued, run one a second by default:
         # without the pause they finish within a boot, instead of showing as pending for a minute.
         "background_updates": {"sleep_enabled": False},
+        # Synapse retries a failed transaction 10 times over about 8 minutes before it backs off
+        # from the destination; one quick retry shows a destination that fails within seconds. The
+        # deployment federates with nobody, so nothing else changes.
+        "federation": {"max_long_retries": 1, "max_long_retry_delay": "1s"},
     }
 
 

@@ -22,12 +22,12 @@ def target_document(
     *,
     dns_port: int,
     closed_port: int,
-    synapse_port: int,
+    admin_port: int,
     moto_port: int | None = None,
 ) -> dict[str, Any]:
     edge = f"127.0.0.1:{edge_port}"
-    # Synapse's own listener, for the admin API the edge does not forward.
-    synapse = f"127.0.0.1:{synapse_port}"
+    # Synapse's internal admin listener, for the admin API the edge does not forward.
+    synapse = f"127.0.0.1:{admin_port}"
     # Cloudflare does not proxy 8448: the edge holds this port bound without listening (refused).
     closed = f"127.0.0.1:{closed_port}"
     return {
@@ -81,11 +81,11 @@ def write_target(
     *,
     dns_port: int,
     closed_port: int,
-    synapse_port: int,
+    admin_port: int,
     moto_port: int | None = None,
 ) -> Path:
     document = target_document(
-        layout, edge_port, dns_port=dns_port, closed_port=closed_port, synapse_port=synapse_port, moto_port=moto_port
+        layout, edge_port, dns_port=dns_port, closed_port=closed_port, admin_port=admin_port, moto_port=moto_port
     )
     text = yaml.safe_dump(document, sort_keys=False)
     layout.target_yaml.write_text(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -51,8 +52,27 @@ def _handshake(target: Target, host: str, port: int, context: ssl.SSLContext) ->
         return tls.version(), tls.getpeercert(binary_form=True), f"{address[0]}:{address[1]}"
 
 
+def _permissive_context() -> ssl.SSLContext:
+    """A context that takes whatever TLS the host offers, down to TLS 1.0 and its SHA-1 ciphers.
+
+    Never used to trust anything (no certificate check): only to name the version a host that
+    refuses modern clients does offer. OpenSSL 3 speaks TLS 1.0 and 1.1 at security level 0 only.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLSVersion.TLSv1 is deprecated, and meant
+        context.minimum_version = ssl.TLSVersion.TLSv1
+    return context
+
+
 def inspect_tls(target: Target, host: str, port: int) -> TlsReport:
-    """Two handshakes: one that verifies as clients do, one that reads the certificate whatever it is."""
+    """Two handshakes: one that verifies as clients do, one that reads the certificate whatever it is.
+
+    When a host completes no handshake a modern client accepts, a third, permissive one names the
+    (older) version it offers, so the report says why instead of "handshake failed"."""
     verifying = ssl.create_default_context(cafile=target.tls.ca_bundle)
     verify_error: str | None = None
     try:
@@ -70,7 +90,13 @@ def inspect_tls(target: Target, host: str, port: int) -> TlsReport:
         try:
             version, der, where = _handshake(target, host, port, reading)
         except OSError as error:
-            return replace(_unreachable(host, port, error), verify_error=verify_error)
+            if not isinstance(error, ssl.SSLError):
+                return replace(_unreachable(host, port, error), verify_error=verify_error)
+            try:
+                version, der, where = _handshake(target, host, port, _permissive_context())
+            except OSError:
+                return replace(_unreachable(host, port, error), verify_error=verify_error)
+            verify_error = f"{verify_error}; the host offers only {version}, which clients refuse"
     return _report(host, port, where, verify_error, version, der)
 
 

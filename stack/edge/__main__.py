@@ -8,7 +8,9 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,8 +67,33 @@ def _quiet_tls_close(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -
     loop.default_exception_handler(context)
 
 
+class _EdgeTlsConfig(Config):
+    """Hypercorn's TLS context, limited to TLS versions up to `max_tls_version` when one is given.
+
+    Hypercorn insists on TLS 1.2 or newer (RFC 7540 asks it of HTTP/2); an edge that offers only
+    older versions is a misconfiguration to reproduce, so this lowers the floor and caps the top.
+    """
+
+    max_tls_version: str | None = None
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        context = super().create_ssl_context()
+        if context is None or self.max_tls_version is None:
+            return context
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # TLSVersion.TLSv1 and TLSv1_1
+            newest = ssl.TLSVersion[self.max_tls_version.replace(".", "_")]  # "TLSv1.1" -> TLSv1_1
+            if newest < ssl.TLSVersion.TLSv1_2:
+                # OpenSSL 3 speaks TLS 1.0 and 1.1 at security level 0 only, with their SHA-1 ciphers.
+                context.set_ciphers("DEFAULT:@SECLEVEL=0")
+                context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = newest
+        return context
+
+
 def hypercorn_config(config: EdgeConfig) -> Config:
-    hc = Config()
+    hc = _EdgeTlsConfig()
+    hc.max_tls_version = config.max_tls_version
     hc.bind = [f"{config.listen_host}:{config.listen_port}"]
     hc.certfile = config.certfile
     hc.keyfile = config.keyfile

@@ -26,7 +26,16 @@ from stack.edge._asgi import (
     send_reply,
 )
 from stack.edge._config import ConfigSource, EdgeConfig
-from stack.edge._faults import Switches, corrupt_signatures, fake_event_id, is_key_path, is_send, switches
+from stack.edge._faults import (
+    METRICS_PATH,
+    Switches,
+    corrupt_signatures,
+    fake_event_id,
+    is_key_path,
+    is_metrics_path,
+    is_send,
+    switches,
+)
 from stack.edge._pages import challenge_page, error_page, new_ray_id
 from stack.edge._proxy import failure_status, forward
 from stack.edge._request_log import RequestLog
@@ -114,7 +123,10 @@ class EdgeApp:
     async def _proxy(
         self, config: EdgeConfig, active: Switches, scope: Scope, receive: Receive, ray_id: str, host: str, path: str
     ) -> Reply:
-        blocked = [p for p in config.blocked_prefixes if p not in active.exposed_prefixes]
+        # A route to the metrics listener, left open: /_synapse/metrics goes there, not to the client listener.
+        origin_url = active.metrics_origin if active.metrics_origin and is_metrics_path(path) else config.origin_url
+        exposed = active.exposed_prefixes | ({METRICS_PATH} if origin_url != config.origin_url else set())
+        blocked = [p for p in config.blocked_prefixes if p not in exposed]
         if any(path == p or path.startswith(p + "/") for p in blocked):
             return _plain(404, b"404 Not Found\n")
         try:
@@ -138,7 +150,7 @@ class EdgeApp:
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
         try:
-            reply = await forward(self._client, config, scope, body, ray_id)
+            reply = await forward(self._client, config, scope, body, ray_id, origin_url=origin_url)
             if rewrite_keys:
                 reply = await _rewritten(reply, corrupt_signatures)
         except httpx.TransportError as err:

@@ -34,6 +34,10 @@ class EdgeConfig:
     wellknown_server: dict[str, Any]
     wellknown_client: dict[str, Any]
     alpn: list[str] = field(default_factory=lambda: ["h2", "http/1.1"])
+    # The newest TLS version the edge offers ("TLSv1.1", say); None: TLS 1.2 and 1.3, as Cloudflare.
+    # Older than 1.2, the edge also takes TLS 1.0 and the ciphers OpenSSL 3 allows only at security
+    # level 0. Read at process start.
+    max_tls_version: str | None = None
     colo: str = "IAD"
     timeouts: Timeouts = field(default_factory=Timeouts)
     # Paths the edge answers 404 for instead of proxying, as Synapse's reverse-proxy docs advise.

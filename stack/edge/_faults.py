@@ -10,6 +10,8 @@ Each switch is named after the deployment fault that sets it and carries its par
 - `waf-challenge`: `{"browser_tokens": ["Mozilla/"]}`; clients whose User-Agent has none of them
   get Cloudflare's managed challenge (403, `cf-mitigated: challenge`);
 - `admin-exposed`: `{"prefixes": ["/_synapse/admin"]}` are proxied although blocked;
+- `metrics-exposed`: `{"origin_url": "http://127.0.0.1:9000"}`: /_synapse/metrics is proxied to
+  that origin (Synapse's metrics listener) although blocked, as a route left open to it would;
 - `delivery-stuck`: the edge answers a client's message send (`PUT .../rooms/{room}/send/{type}/{txn}`)
   itself with 200 and a made-up event id, and never forwards it: sent, but never delivered;
 - `edge-bypassed`: answers carry the origin's own identity (`server: nginx`, no `cf-ray`), as when
@@ -61,6 +63,7 @@ class Switches:
     origin_delay_s: float = 0.0
     challenge_tokens: tuple[str, ...] | None = None  # None: no challenge
     exposed_prefixes: frozenset[str] = frozenset()
+    metrics_origin: str | None = None  # where /_synapse/metrics is proxied to; None: blocked
     swallow_sends: bool = False
     no_edge_identity: bool = False
     blip: Blip | None = None
@@ -102,6 +105,11 @@ def _parse(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"challenge_tokens": tuple(str(token) for token in tokens)}
     if name == "admin-exposed":
         return {"exposed_prefixes": frozenset(str(prefix) for prefix in params.get("prefixes", []))}
+    if name == "metrics-exposed":
+        origin = params["origin_url"]
+        if not isinstance(origin, str) or not origin.startswith("http://"):
+            raise ValueError("origin_url must be an http:// URL")
+        return {"metrics_origin": origin}
     if name == "delivery-stuck":
         return {"swallow_sends": True}
     if name == "edge-bypassed":
@@ -112,6 +120,13 @@ def _parse(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError("failures must be within 0..100")
         return {"blip": Blip(str(params["path"]), failures, str(params.get("since", "")))}
     return {}
+
+
+METRICS_PATH = "/_synapse/metrics"
+
+
+def is_metrics_path(path: str) -> bool:
+    return path == METRICS_PATH or path.startswith(METRICS_PATH + "/")
 
 
 def is_send(method: str, path: str) -> bool:

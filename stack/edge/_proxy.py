@@ -64,12 +64,21 @@ def failure_status(err: httpx.TransportError) -> int:
     return 502
 
 
-async def forward(client: httpx.AsyncClient, config: EdgeConfig, scope: Scope, body: bytes, ray_id: str) -> Reply:
-    """Send the request to the origin; raises httpx.TransportError if it cannot be had."""
+async def forward(
+    client: httpx.AsyncClient,
+    config: EdgeConfig,
+    scope: Scope,
+    body: bytes,
+    ray_id: str,
+    *,
+    origin_url: str | None = None,
+) -> Reply:
+    """Send the request to the origin (`origin_url`, default the config's); raises httpx.TransportError
+    if it cannot be had."""
     t = config.timeouts
     query = scope.get("query_string", b"")
     raw_path = scope.get("raw_path") or scope["path"].encode()
-    url = httpx.URL(config.origin_url).copy_with(raw_path=raw_path + (b"?" + query if query else b""))
+    url = httpx.URL(origin_url or config.origin_url).copy_with(raw_path=raw_path + (b"?" + query if query else b""))
     request = client.build_request(
         scope["method"],
         url,

@@ -41,7 +41,7 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
     edge = target["network"]["connect_to"]["chat.phenom.test:443"]
     closed = target["network"]["connect_to"]["chat.phenom.test:8448"]
     nameserver = target["dns"]["nameservers"][0]
-    synapse = f"127.0.0.1:{state_json(deployment.state_dir)['ports']['synapse']}"
+    synapse = f"127.0.0.1:{state_json(deployment.state_dir)['ports']['admin']}"
     secrets = deployment.state_dir / "secrets"
     assert target == {
         "name": "local",

@@ -122,7 +122,9 @@ def test_canary_room_is_joined(canary: httpx.Client, room_id: str) -> None:
 
 def test_target_names_users_and_admin_url(deployment: Deployment, synapse_url: str) -> None:
     target = yaml.safe_load(deployment.target_path.read_text())
-    assert target["homeserver"]["admin_url"] == synapse_url
+    # Synapse's internal admin listener, not the client listener the edge proxies to.
+    admin_port = state_json(deployment.state_dir)["ports"]["admin"]
+    assert target["homeserver"]["admin_url"] == f"http://127.0.0.1:{admin_port}"
     version = httpx.get(f"{synapse_url}/_synapse/admin/v1/server_version", timeout=5, trust_env=False)
     assert version.status_code == 200
     assert target["canary"] == {"user_id": CANARY, "room": ROOM_ALIAS}

@@ -1,0 +1,64 @@
+"""Holds a lock on Synapse's background_updates table that lets it be read but not written.
+
+Run as `python -m stack._lock_holder STATE_DIR` by the `background-update-running` fault. Synapse's
+updater reads its queue and starts on the update at its head, then waits on its first write of the
+table (its progress, or the update's end): the update stays running for as long as the lock is
+held, as a long background update after an upgrade does. Nothing else Synapse does writes that
+table, so every other request is served as usual. The lock goes with the connection: stopping this
+process (or PostgreSQL) releases it.
+"""
+
+from __future__ import annotations
+
+import select
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+APPLICATION = "synthetics-lock-holder"
+# Blocks INSERT, UPDATE and DELETE (ROW EXCLUSIVE), not SELECT (ACCESS SHARE).
+LOCK = "LOCK TABLE background_updates IN EXCLUSIVE MODE"
+
+
+def _credentials(pgpass: Path) -> dict[str, Any]:
+    host, port, dbname, user, password = pgpass.read_text().strip().split(":", 4)
+    return {"host": host, "port": int(port), "dbname": dbname, "user": user, "password": password}
+
+
+def main(state_dir: Path) -> int:
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    connection = psycopg2.connect(
+        application_name=APPLICATION, connect_timeout=5, **_credentials(state_dir / "secrets" / "pgpass")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK)  # in the transaction psycopg2 opened, left open
+    (state_dir / "lock-holder.ready").write_text("locked\n")
+    try:
+        while not stopping:
+            # The server says something only when it ends the connection (PostgreSQL stopped).
+            readable, _, _ = select.select([connection.fileno()], [], [], 0.5)
+            if readable:
+                connection.poll()
+    except (psycopg2.Error, OSError, ValueError):
+        return 1
+    finally:
+        try:
+            connection.rollback()
+            connection.close()
+        except psycopg2.Error:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
