@@ -34,7 +34,7 @@ from synthetics.probe import Prober
 from synthetics.survey import Probe, RunSettings, Survey
 from synthetics.target import load_target
 from tests.support.dns_responder import DnsResponder
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer, read_request_head
 
 # Every name and address the servers below hold a certificate for (the IPs as IP SANs).
 NAMES = ("example.test", "chat.example.test", "fed.example.test", "192.0.2.7", "2001:db8::1", "2001:db8::7")
@@ -69,12 +69,9 @@ class RecordingServer(LoopbackServer):
             connection = self._context.wrap_socket(client, server_side=True)
             connection.settimeout(5)
             while not self._stop.is_set():
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        return
-                    request += chunk
+                request = read_request_head(connection)
+                if request is None:
+                    return
                 lines = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
                 path = lines[0].split(" ")[1]
                 headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}

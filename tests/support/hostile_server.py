@@ -15,7 +15,7 @@ from typing import Literal
 
 import trustme
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer, read_request_head
 
 Behaviour = Literal[
     "slow-headers",
@@ -83,12 +83,9 @@ class HostileServer(LoopbackServer):
             connection = self._context.wrap_socket(client, server_side=True)
             connection.settimeout(10)
             while not self._stop.is_set():
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        return
-                    request += chunk
+                request = read_request_head(connection)
+                if request is None:
+                    return
                 path = request.split(b" ", 2)[1].decode("latin-1")
                 self._answer(connection, path)
 

@@ -10,6 +10,17 @@ from types import TracebackType
 from typing import Self
 
 
+def read_request_head(connection: socket.socket) -> bytes | None:
+    """An HTTP/1.1 request's head (through the blank line), or None when the client hung up first."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        request += chunk
+    return request
+
+
 class LoopbackServer:
     """Subclasses say what to do with a connection (`_handle`, in a thread of its own)."""
 
