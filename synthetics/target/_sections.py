@@ -149,6 +149,12 @@ class Credentials:
 
     admin_token_env: str | None = option(env_name, default=None, doc="variable holding an admin token")
     canary_token_env: str | None = option(env_name, default=None, doc="variable holding the canary's token")
+    alertmanager_token_env: str | None = option(
+        env_name, default=None, doc="variable holding a bearer token for reporting.alertmanager_url"
+    )
+    pushgateway_token_env: str | None = option(
+        env_name, default=None, doc="variable holding a bearer token for reporting.pushgateway_url"
+    )
     # A generated target points at its own 0600 files.
     admin_token_file: str | None = option(
         existing_file, default=None, doc="file read for the admin token when the variable is not set"
@@ -160,7 +166,7 @@ class Credentials:
 
 @section
 class Reporting:
-    """Where results go besides reports/: a Prometheus Pushgateway, so Alertmanager can page."""
+    """Where results go besides reports/: a Prometheus Pushgateway and/or an Alertmanager, so SREs' alerting pages."""
 
     pushgateway_url: str | None = option(
         optional(web_url("must be an http(s) URL without credentials")),
@@ -171,6 +177,22 @@ class Reporting:
         required(matching(r"[A-Za-z0-9_.-]+", "must be a plain name (letters, digits, _ . -)")),
         default="synapse-synthetics",
         doc="the Pushgateway job name",
+    )
+    alertmanager_url: str | None = option(
+        optional(web_url("must be an http(s) URL without credentials")),
+        default=None,
+        doc="an Alertmanager each run posts its diagnosis to as alerts (for runs only from CI)",
+    )
+    # Where the run ran, so an inside and an outside run of one target never overwrite each other;
+    # None: the --vantage option, else SYNTHETICS_VANTAGE, else github on GitHub Actions, else local.
+    vantage: str | None = option(
+        optional(matching(r"[A-Za-z0-9_.-]+", "must be a plain name (letters, digits, _ . -)")),
+        default=None,
+        doc="where the run runs (github, vpc, laptop...): a label on every series and alert",
+    )
+    # Alerts end a little past the next run and the dead man's switch waits three of these.
+    schedule_interval_s: float = option(
+        number(60, 86400), default=900.0, doc="seconds between scheduled runs (the heartbeat's period)"
     )
 
 

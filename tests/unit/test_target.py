@@ -141,7 +141,9 @@ def test_absent_keys_take_the_defaults_their_fields_declare() -> None:
 def test_the_known_keys_in_an_error_are_the_declared_fields() -> None:
     with pytest.raises(TargetError) as raised:
         parse(with_key("reporting.colour", "blue"))
-    assert raised.value.problem == "unknown key (known keys here: job, pushgateway_url)"
+    assert raised.value.problem == (
+        "unknown key (known keys here: alertmanager_url, job, pushgateway_url, schedule_interval_s, vantage)"
+    )
     with pytest.raises(TargetError) as raised:
         parse(with_key("colour", "blue"))
     assert "canary, credentials, dns, edge, embedded, homeserver" in raised.value.problem
