@@ -42,6 +42,8 @@ class Redactor:
         names: list[str] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
         if target is not None:
             names += [n for n in (target.credentials.admin_token_env, target.credentials.canary_token_env) if n]
+            if target.credentials.alertmanager_token_env:
+                names.append(target.credentials.alertmanager_token_env)
             if target.aws is not None and target.aws.rds is not None and target.aws.rds.dsn_env:
                 names.append(target.aws.rds.dsn_env)
         values = [environ.get(name, "") for name in names]

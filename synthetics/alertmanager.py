@@ -1,0 +1,320 @@
+"""The direct push to Alertmanager: each run posts its diagnosis as alerts (issue 16).
+
+For users who run the suite only from CI and have no Prometheus: Alertmanager does what it does for
+Prometheus's alerts (deduplication, grouping, inhibition, routing, silences, resolved messages). The
+alerts carry the same alertnames and labels as the rules of `alerting/rules/`, so one
+`alerting/alertmanager.yml` routes both alike.
+
+What Alertmanager already holds is the state between runs; the suite keeps none of its own:
+- each run reads the active alerts of its target and vantage (GET /api/v2/alerts with filter
+  matchers), so a judged run resolves what an earlier run raised and it does not raise again (it
+  re-posts them with endsAt = now: Alertmanager sends the resolved notification);
+- an `inconclusive` run (the runner could not look) and an `incomplete` one (it could not look at
+  everything) never resolve: they re-post what is active with a new endsAt, so an alert stays until a
+  run that judged the target says otherwise. Posting nothing instead would let the alerts expire at
+  their endsAt, a resolution by nobody's look, followed by a second page when the runner sees again;
+- the always-firing SyntheticsWatchdog of the target and vantage carries, as annotations, how many
+  judged runs in a row were degraded: a degraded run raises SyntheticsDegraded only when the
+  watchdog of the run before it (still active, so that run was within an alert's lifetime) says
+  it was degraded too. A blip of one run makes no ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from synthetics.catalogue import CATALOGUE, Mode
+from synthetics.check import Impact
+from synthetics.redact import Redactor
+from synthetics.target import Target
+from synthetics.verdict import Status, Verdict
+
+__all__ = [
+    "CONSEQUENCE",
+    "DEGRADED",
+    "ROOT_CAUSE",
+    "WATCHDOG",
+    "AlertmanagerProblem",
+    "alertmanager_client",
+    "plan_alerts",
+    "push_alerts",
+    "resolve_vantage",
+]
+
+ROOT_CAUSE = "SyntheticsRootCause"
+CONSEQUENCE = "SyntheticsConsequence"
+DEGRADED = "SyntheticsDegraded"
+WATCHDOG = "SyntheticsWatchdog"
+# What this push raises, and so the only alerts it may resolve (a Prometheus rule's, say
+# SyntheticsNotRunning, is Prometheus's to resolve).
+_RAISED_HERE = frozenset({ROOT_CAUSE, CONSEQUENCE, DEGRADED})
+
+# An alert ends two schedule intervals after the run that posted it: the next run is due one interval
+# later, and it pushes at its end. GitHub's scheduled runs start late (minutes, at busy times most of
+# an interval), so one interval of slack keeps a late run from letting a true alert expire, resolve,
+# and page again when it lands; a run that never comes lets it end well inside the three intervals
+# the rules give the heartbeat (SyntheticsNotRunning, and the watchdog's own end, say why).
+_LIFETIME_INTERVALS = 2.0
+# A degraded run files a ticket only when the run before it was degraded too.
+_DEGRADED_RUNS_FOR_A_TICKET = 2
+_DEGRADED_RUNS = "degraded_runs_in_a_row"  # the watchdog's annotation that carries the count
+# Statuses of a run that looked at the whole target: only such a run may resolve an alert.
+_JUDGED = (Status.HEALTHY, Status.DEGRADED, Status.UNHEALTHY)
+_RUNBOOK_MAP = Path(__file__).resolve().parents[1] / "docs" / "runbook-map.md"
+
+
+class AlertmanagerProblem(Exception):
+    """Alertmanager could not be used: one line, naming the URL and what went wrong, no secret."""
+
+
+def resolve_vantage(target: Target, option: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """Where the run ran, as the contract of issue 16 says: the target's reporting.vantage, else the
+    --vantage option, else SYNTHETICS_VANTAGE, else `github` on GitHub Actions, else `local`."""
+    environ = os.environ if environ is None else environ
+    if target.reporting.vantage:
+        return target.reporting.vantage
+    if option:
+        return option
+    if environ.get("SYNTHETICS_VANTAGE"):
+        return environ["SYNTHETICS_VANTAGE"]
+    return "github" if environ.get("GITHUB_ACTIONS") == "true" else "local"
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _run_url(environ: Mapping[str, str]) -> str | None:
+    """The CI run that sent the alert, for its generatorURL (the page a person opens first)."""
+    parts = [environ.get(name, "") for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    return f"{parts[0].rstrip('/')}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else None
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _runbook_url(mode: str, environ: Mapping[str, str]) -> str:
+    """The runbook map's section for a failure mode: its own heading for the runbook's rows, the
+    "Beyond the runbook" table for the extensions; on GitHub at the run's commit, else the local file."""
+    try:
+        text = _RUNBOOK_MAP.read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    headings = [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
+    own = [heading for heading in headings if f"(`{mode}`)" in heading]
+    anchor = _slug(own[0]) if own else "beyond-the-runbook"
+    server, repository = environ.get("GITHUB_SERVER_URL", ""), environ.get("GITHUB_REPOSITORY", "")
+    if server and repository:
+        base = f"{server.rstrip('/')}/{repository}/blob/{environ.get('GITHUB_SHA') or 'HEAD'}/docs/runbook-map.md"
+    else:
+        base = _RUNBOOK_MAP.as_uri()
+    return f"{base}#{anchor}"
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every alert of one run shares."""
+
+    target: str
+    vantage: str
+    now: datetime
+    ends_at: str
+    run_url: str | None
+    environ: Mapping[str, str]
+
+    def alert(
+        self, labels: dict[str, str], annotations: dict[str, str], starts_at: str | None = None
+    ) -> dict[str, Any]:
+        alert: dict[str, Any] = {
+            "labels": {"target": self.target, "vantage": self.vantage, **labels},
+            "annotations": annotations,
+            "startsAt": starts_at or _timestamp(self.now),
+            "endsAt": self.ends_at,
+        }
+        if self.run_url:
+            alert["generatorURL"] = self.run_url
+        return alert
+
+
+def _finding(
+    run: _Run, entry: Mapping[str, Any], alertname: str, role: str, severity: str, summary: str
+) -> dict[str, Any]:
+    steps = entry.get("remediation") or []
+    return run.alert(
+        {"alertname": alertname, "failure_mode": str(entry["failure_mode"]), "role": role, "severity": severity},
+        {
+            "summary": summary,
+            "remediation": "\n".join(f"{number}. {step}" for number, step in enumerate(steps, start=1))
+            or "the runbook names no step for this target",
+            "runbook_url": _runbook_url(str(entry["failure_mode"]), run.environ),
+        },
+    )
+
+
+def _degraded_runs(verdict: Verdict, root: Mapping[str, Any] | None, watchdog: Mapping[str, Any] | None) -> int:
+    """How many judged runs in a row, this one included, had a warning as their root cause."""
+    try:
+        before = int((watchdog or {}).get("annotations", {}).get(_DEGRADED_RUNS, 0))
+    except (TypeError, ValueError):
+        before = 0
+    if verdict.status not in _JUDGED:
+        return before  # a run that could not look neither breaks the series nor extends it
+    return before + 1 if root is not None and root["impact"] == Impact.WARNING else 0
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return dict(a.get("labels", {})) == dict(b.get("labels", {}))
+
+
+def plan_alerts(
+    verdict: Verdict,
+    target: Target,
+    *,
+    vantage: str,
+    active: Sequence[Mapping[str, Any]],
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Everything one POST /api/v2/alerts sends for this run: the alerts it raises, the watchdog, and
+    the active alerts of its target and vantage (`active`, as GET /api/v2/alerts gave them) that it
+    resolves (endsAt = now) or, when it could not judge, keeps (a new endsAt)."""
+    environ = os.environ if environ is None else environ
+    ends_at = _timestamp(now + timedelta(seconds=target.reporting.schedule_interval_s * _LIFETIME_INTERVALS))
+    run = _Run(target.name, vantage, now, ends_at, _run_url(environ), environ)
+    mine = [a for a in active if a.get("labels", {}).get("target") == run.target
+            and a.get("labels", {}).get("vantage") == vantage]  # fmt: skip
+    watchdog = next((a for a in mine if a["labels"].get("alertname") == WATCHDOG), None)
+    # Not "recovered" (evidence that ended before the run) and about chat (not the runner's own fault).
+    live = [e for e in verdict.diagnosis if not e.get("recovered") and CATALOGUE[Mode(e["failure_mode"])].concerns_chat]
+    root = live[0] if live and verdict.diagnosis and live[0] is verdict.diagnosis[0] else None
+    degraded_runs = _degraded_runs(verdict, root, watchdog)
+
+    raised: list[dict[str, Any]] = []
+    where = f"{run.target} (from {vantage})"
+    if root is not None and Impact(root["impact"]).hurts:
+        raised.append(_finding(run, root, ROOT_CAUSE, "root", "page", f"{where}: {root['title']}"))
+    elif root is not None and degraded_runs >= _DEGRADED_RUNS_FOR_A_TICKET:
+        summary = f"{where} degraded on {degraded_runs} runs in a row: {root['title']}"
+        raised.append(_finding(run, root, DEGRADED, "root", "ticket", summary))
+    if raised:
+        # Consequences only beside a root cause that was raised: a degraded run's other warnings wait
+        # for the second run in a row like the ticket of its root cause.
+        for entry in live[1:]:
+            summary = f"{where}: {entry['failure_mode']}, behind the root cause {root['failure_mode']}" if root else ""
+            raised.append(_finding(run, entry, CONSEQUENCE, "consequence", "ticket", summary))
+
+    for earlier in mine:
+        if earlier["labels"].get("alertname") not in _RAISED_HERE or any(_same(earlier, a) for a in raised):
+            continue
+        # A judged run resolves what it no longer sees; one that could not look keeps it alive.
+        ends = _timestamp(now) if verdict.status in _JUDGED else ends_at
+        kept = {"labels": dict(earlier["labels"]), "annotations": dict(earlier.get("annotations", {})),
+                "startsAt": earlier.get("startsAt") or _timestamp(now), "endsAt": ends}  # fmt: skip
+        if earlier.get("generatorURL"):
+            kept["generatorURL"] = earlier["generatorURL"]
+        raised.append(kept)
+
+    raised.append(
+        run.alert(
+            {"alertname": WATCHDOG, "severity": "none"},
+            {
+                "summary": f"{where}: the synthetics ran ({verdict.status}); always firing while they run, "
+                "for a dead man's switch service",
+                "status": str(verdict.status),
+                _DEGRADED_RUNS: str(degraded_runs),
+            },
+            starts_at=(watchdog or {}).get("startsAt"),
+        )
+    )
+    return raised
+
+
+def alertmanager_client(target: Target, environ: Mapping[str, str] | None = None) -> httpx.Client:
+    """An HTTP client for the target's Alertmanager: its bearer token (from the variable
+    credentials.alertmanager_token_env names), explicit timeouts, no proxy from the environment."""
+    environ = os.environ if environ is None else environ
+    url = target.reporting.alertmanager_url
+    if not url:
+        raise AlertmanagerProblem(f"reporting.alertmanager_url is not set in {target.source}")
+    headers = {"accept": "application/json"}
+    variable = target.credentials.alertmanager_token_env
+    if variable:
+        token = environ.get(variable, "").strip()
+        if not token:
+            raise AlertmanagerProblem(f"{url}: no Alertmanager token: set {variable}")
+        headers["authorization"] = f"Bearer {token}"
+    seconds = target.network.timeout_s
+    return httpx.Client(
+        base_url=url.rstrip("/") + "/",
+        headers=headers,
+        timeout=httpx.Timeout(seconds, connect=min(seconds, 5.0)),
+        trust_env=False,
+        follow_redirects=False,
+    )
+
+
+def _matcher(name: str, value: str) -> str:
+    # Alertmanager parses a quoted matcher value as a Go string literal; JSON's escaping is one.
+    return f"{name}={json.dumps(value)}"
+
+
+def _active_alerts(client: httpx.Client, target: str, vantage: str) -> list[dict[str, Any]]:
+    """The target's and vantage's alerts Alertmanager holds and has not resolved, silenced and
+    inhibited ones included (a silence hides an alert from people, not from the run that resolves it)."""
+    response = client.get(
+        "api/v2/alerts",
+        params={
+            "filter": [_matcher("target", target), _matcher("vantage", vantage)],
+            "active": "true",
+            "silenced": "true",
+            "inhibited": "true",
+        },
+    )
+    if not response.is_success:
+        raise AlertmanagerProblem(f"{response.request.url.copy_with(query=None)} answered {response.status_code}")
+    alerts = response.json()
+    if not isinstance(alerts, list) or not all(
+        isinstance(a, dict) and isinstance(a.get("labels"), dict) for a in alerts
+    ):
+        raise AlertmanagerProblem(f"{response.request.url.copy_with(query=None)} answered something else than alerts")
+    return alerts
+
+
+def push_alerts(
+    target: Target,
+    verdict: Verdict,
+    *,
+    vantage: str,
+    redact: Redactor,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """Posts the run's alerts to the target's Alertmanager; a problem is returned as one line (for a
+    warning beside the Pushgateway's), never raised: alerting must not change the run's verdict."""
+    url = target.reporting.alertmanager_url
+    try:
+        with alertmanager_client(target, environ) as client:
+            active = _active_alerts(client, target.name, vantage)
+            alerts = plan_alerts(
+                verdict, target, vantage=vantage, active=active, now=datetime.now(UTC), environ=environ
+            )
+            response = client.post("api/v2/alerts", json=redact.json(alerts))
+            if not response.is_success:
+                raise AlertmanagerProblem(f"{response.request.url} answered {response.status_code}")
+    except AlertmanagerProblem as problem:
+        return redact(str(problem))
+    except httpx.HTTPError as error:
+        return redact(f"{url}: {type(error).__name__}: {error}")
+    except ValueError as error:  # a body that is not JSON
+        return redact(f"{url}: {type(error).__name__}: {error}")
+    return None
