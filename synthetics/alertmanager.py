@@ -203,9 +203,10 @@ def plan_alerts(
     raised: list[dict[str, Any]] = []
     where = f"{run.target} (from {vantage})"
     if root is not None and Impact(root["impact"]).hurts:
-        raised.append(_finding(run, root, ROOT_CAUSE, "root", "page", f"{where}: {root['title']}"))
+        summary = f"{where}: root cause {root['failure_mode']}: {root.get('symptom', root['title'])}"
+        raised.append(_finding(run, root, ROOT_CAUSE, "root", "page", summary))
     elif root is not None and degraded_runs >= _DEGRADED_RUNS_FOR_A_TICKET:
-        summary = f"{where} degraded on {degraded_runs} runs in a row: {root['title']}"
+        summary = f"{where} degraded on {degraded_runs} runs in a row: {root['failure_mode']}: {root['title']}"
         raised.append(_finding(run, root, DEGRADED, "root", "ticket", summary))
     if raised:
         # Consequences only beside a root cause that was raised: a degraded run's other warnings wait

@@ -1,0 +1,240 @@
+"""The direct push to Alertmanager, its pure part: which alerts a run posts (issue 16).
+
+What reaches Alertmanager for a run is decided by `plan_alerts` from the verdict and the active
+alerts Alertmanager already holds; the real Alertmanager is in tests/suite/test_alerting_end_to_end.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synthetics.alertmanager import (
+    CONSEQUENCE,
+    DEGRADED,
+    ROOT_CAUSE,
+    WATCHDOG,
+    plan_alerts,
+    push_alerts,
+    resolve_vantage,
+)
+from synthetics.check import Impact
+from synthetics.redact import REDACTED, Redactor
+from synthetics.silence import MAX_MINUTES, main, silence_matchers
+from synthetics.target import Target, load_target
+from synthetics.verdict import Verdict, build_verdict
+from tests.suite.test_hostile_servers import closed_port
+from tests.unit.test_verdict import record, warned
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CI = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "phenom/synthetics", "GITHUB_RUN_ID": "42"}
+
+
+def prod(**reporting: Any) -> Target:
+    target = load_target(REPO / "targets/prod.yaml", environ={})
+    return replace(target, reporting=replace(target.reporting, **reporting))
+
+
+def run(records: list[Any], *, complete: bool = True) -> Verdict:
+    return build_verdict(target_name="prod", target=prod(), started_at="2026-03-01T11:59:30+00:00", duration_s=30,
+                         records=records, complete=complete)  # fmt: skip
+
+
+UNHEALTHY = [
+    replace(record("client_api.database_answers", "failed", "database-errors"), impact=Impact.OUTAGE),
+    replace(record("journey.message_delivered", "failed", "messaging-broken", layer="journey"), impact=Impact.OUTAGE),
+]
+HEALTHY = [record("client_api.versions", "passed")]
+DEGRADED_RUN = [record("client_api.versions", "passed"), warned("client_api.latency", "slow-performance")]
+INCONCLUSIVE = [
+    record("runner.control", "failed", "runner-offline", layer="runner"),
+    record("client_api.versions", "failed", "origin-down"),
+]
+
+
+def plan(verdict: Verdict, active: list[dict[str, Any]] | None = None, environ: dict[str, str] | None = None,
+         vantage: str = "github") -> list[dict[str, Any]]:  # fmt: skip
+    return plan_alerts(verdict, prod(), vantage=vantage, active=active or [], now=NOW, environ=environ or {})
+
+
+def by_name(alerts: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for alert in alerts:
+        found.setdefault(alert["labels"]["alertname"], []).append(alert)
+    return found
+
+
+def held(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What Alertmanager answers GET /api/v2/alerts with, once it holds these (still active)."""
+    return [{**alert, "status": {"state": "active", "silencedBy": [], "inhibitedBy": []}} for alert in alerts]
+
+
+def test_an_unhealthy_run_pages_its_root_cause_and_tickets_its_consequences() -> None:
+    alerts = by_name(plan(run(UNHEALTHY), environ=CI))
+    assert set(alerts) == {ROOT_CAUSE, CONSEQUENCE, WATCHDOG}
+    (root,) = alerts[ROOT_CAUSE]
+    assert root["labels"] == {"alertname": ROOT_CAUSE, "target": "prod", "vantage": "github",
+                              "failure_mode": "database-errors", "role": "root", "severity": "page"}  # fmt: skip
+    (consequence,) = alerts[CONSEQUENCE]
+    assert consequence["labels"] == {**root["labels"], "alertname": CONSEQUENCE, "failure_mode": "messaging-broken",
+                                     "role": "consequence", "severity": "ticket"}  # fmt: skip
+    # The catalogue's remediation with the target's names, numbered, and the runbook map's own section.
+    assert root["annotations"]["remediation"].startswith("1. ")
+    assert "phenom-prod-postgres" in root["annotations"]["remediation"]
+    assert root["annotations"]["runbook_url"] == (
+        "https://github.com/phenom/synthetics/blob/HEAD/docs/runbook-map.md#database-connection-errors-in-logs-"
+        "rds-postgres-unreachable-or-connection-pool-exhausted-database-errors"
+    )
+    assert consequence["annotations"]["runbook_url"].endswith("#beyond-the-runbook")
+    assert "database-errors" in root["annotations"]["summary"] and "prod" in root["annotations"]["summary"]
+    for alert in (root, consequence, alerts[WATCHDOG][0]):
+        assert alert["generatorURL"] == "https://github.com/phenom/synthetics/actions/runs/42"
+        # Two schedule intervals (900 s each): past the next run, with room for a late start.
+        assert alert["endsAt"] == "2026-03-01T12:30:00.000Z" and alert["startsAt"] == "2026-03-01T12:00:00.000Z"
+
+
+def test_every_runbook_anchor_is_a_heading_of_the_runbook_map() -> None:
+    headings = [line.lstrip("#").strip() for line in (REPO / "docs/runbook-map.md").read_text().splitlines()
+                if line.startswith("#")]  # fmt: skip
+    slugs = {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+    for alert in plan(run(UNHEALTHY)):
+        if "runbook_url" in alert["annotations"]:
+            url = alert["annotations"]["runbook_url"]
+            assert url.startswith((REPO / "docs/runbook-map.md").as_uri() + "#")  # not on CI: the local file
+            assert url.split("#", 1)[1] in slugs
+
+
+def test_the_watchdog_always_fires_and_has_no_generator_url_outside_ci() -> None:
+    for records in (HEALTHY, UNHEALTHY, DEGRADED_RUN, INCONCLUSIVE):
+        (watchdog,) = by_name(plan(run(records)))[WATCHDOG]
+        assert watchdog["labels"] == {"alertname": WATCHDOG, "target": "prod", "vantage": "github", "severity": "none"}
+        assert "generatorURL" not in watchdog
+
+
+def test_a_healthy_run_resolves_what_the_previous_run_raised_and_nothing_else() -> None:
+    earlier = held(plan(run(UNHEALTHY)))
+    # Alertmanager answers with the filter's target and vantage; other alerts are not this run's.
+    other_vantage = held(plan(run(UNHEALTHY), vantage="vpc"))
+    rules = held(
+        [
+            {
+                "labels": {"alertname": "SyntheticsNotRunning", "target": "prod", "vantage": "github"},
+                "annotations": {},
+                "startsAt": "2026-03-01T11:00:00.000Z",
+                "endsAt": "2026-03-01T12:04:00.000Z",
+            }
+        ]
+    )
+    alerts = by_name(plan(run(HEALTHY), earlier + other_vantage + rules))  # fmt: skip
+    assert set(alerts) == {ROOT_CAUSE, CONSEQUENCE, WATCHDOG}
+    for resolved in alerts[ROOT_CAUSE] + alerts[CONSEQUENCE]:
+        assert resolved["endsAt"] == "2026-03-01T12:00:00.000Z"  # now: resolved
+        assert resolved["labels"]["vantage"] == "github"
+        before = next(a for a in earlier if a["labels"] == resolved["labels"])
+        assert resolved["annotations"] == before["annotations"] and resolved["startsAt"] == before["startsAt"]
+
+
+def test_a_run_that_sees_the_same_fault_raises_it_again_instead_of_resolving_it() -> None:
+    earlier = held(plan(run(UNHEALTHY)))
+    alerts = plan(run(UNHEALTHY), earlier)
+    assert len(alerts) == 3
+    assert all(alert["endsAt"] == "2026-03-01T12:30:00.000Z" for alert in alerts)
+
+
+def test_an_inconclusive_run_resolves_nothing_and_raises_nothing() -> None:
+    earlier = held(plan_alerts(run(UNHEALTHY), prod(), vantage="github", active=[], now=NOW - timedelta(minutes=15)))
+    alerts = by_name(plan(run(INCONCLUSIVE), earlier))
+    assert run(INCONCLUSIVE).status == "inconclusive"
+    # Kept as they were, with a new end: not origin-down (not judged) and not runner-offline (not chat).
+    assert [a["labels"]["failure_mode"] for a in alerts[ROOT_CAUSE] + alerts[CONSEQUENCE]] == [
+        "database-errors",
+        "messaging-broken",
+    ]
+    for kept in alerts[ROOT_CAUSE] + alerts[CONSEQUENCE]:
+        assert kept["endsAt"] == "2026-03-01T12:30:00.000Z"
+        assert kept["startsAt"] == "2026-03-01T11:45:00.000Z"
+
+
+def test_an_incomplete_run_resolves_nothing() -> None:
+    earlier = held(plan(run(UNHEALTHY)))
+    interrupted = run(HEALTHY, complete=False)
+    assert interrupted.status == "incomplete"
+    alerts = by_name(plan(interrupted, earlier))
+    assert {a["labels"]["failure_mode"]: a["endsAt"] for a in alerts[ROOT_CAUSE] + alerts[CONSEQUENCE]} == {
+        "database-errors": "2026-03-01T12:30:00.000Z",
+        "messaging-broken": "2026-03-01T12:30:00.000Z",
+    }
+
+
+def test_a_degraded_ticket_needs_two_runs_in_a_row() -> None:
+    first = by_name(plan(run(DEGRADED_RUN)))
+    assert set(first) == {WATCHDOG}, "one degraded run files no ticket"
+    assert first[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "1"
+
+    second = by_name(plan(run(DEGRADED_RUN), held(first[WATCHDOG])))
+    (ticket,) = second[DEGRADED]
+    assert ticket["labels"] == {"alertname": DEGRADED, "target": "prod", "vantage": "github",
+                                "failure_mode": "slow-performance", "role": "root", "severity": "ticket"}  # fmt: skip
+    assert second[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "2"
+
+    # An inconclusive run in between neither breaks the series nor counts in it.
+    between = by_name(plan(run(INCONCLUSIVE), held(first[WATCHDOG])))
+    assert between[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "1"
+    assert DEGRADED in by_name(plan(run(DEGRADED_RUN), held(between[WATCHDOG])))
+
+    # A healthy run starts the count again and resolves the ticket.
+    healthy = by_name(plan(run(HEALTHY), held(second[WATCHDOG] + second[DEGRADED])))
+    assert healthy[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "0"
+    assert healthy[DEGRADED][0]["endsAt"] == "2026-03-01T12:00:00.000Z"
+
+
+def test_warnings_about_evidence_that_ended_before_the_run_raise_nothing() -> None:
+    recovered = run([record("client_api.versions", "passed"), warned("aws.logs", "database-errors", recovered=True)])
+    assert recovered.diagnosis and recovered.diagnosis[0].get("recovered")
+    watchdog = by_name(plan(run(DEGRADED_RUN)))[WATCHDOG]
+    alerts = by_name(plan(recovered, held(watchdog)))
+    assert set(alerts) == {WATCHDOG}
+    assert alerts[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "0"
+
+
+def test_the_vantage_follows_the_contract_order() -> None:
+    assert resolve_vantage(prod(vantage="vpc"), "laptop", {"SYNTHETICS_VANTAGE": "x"}) == "vpc"
+    assert resolve_vantage(prod(), "laptop", {"SYNTHETICS_VANTAGE": "x", "GITHUB_ACTIONS": "true"}) == "laptop"
+    assert resolve_vantage(prod(), None, {"SYNTHETICS_VANTAGE": "x", "GITHUB_ACTIONS": "true"}) == "x"
+    assert resolve_vantage(prod(), None, {"GITHUB_ACTIONS": "true"}) == "github"
+    assert resolve_vantage(prod(), None, {}) == "local"
+
+
+def test_a_push_problem_is_one_line_without_the_token() -> None:
+    secret = "am-token-0123456789"
+    target = replace(prod(alertmanager_url=f"http://127.0.0.1:{closed_port()}"),
+                     credentials=replace(prod().credentials, alertmanager_token_env="AM_TOKEN"))  # fmt: skip
+    environ = {"AM_TOKEN": secret}
+    problem = push_alerts(target, run(UNHEALTHY), vantage="github", redact=Redactor.for_target(target, environ),
+                          environ=environ)  # fmt: skip
+    assert problem is not None and "\n" not in problem and secret not in problem
+    assert problem.startswith(f"{target.reporting.alertmanager_url}: ConnectError")
+    missing = push_alerts(target, run(UNHEALTHY), vantage="github", redact=Redactor(), environ={})
+    assert missing == f"{target.reporting.alertmanager_url}: no Alertmanager token: set AM_TOKEN"
+    assert Redactor.for_target(target, environ)(f"Bearer {secret} {secret}") == f"Bearer {REDACTED} {REDACTED}"
+
+
+def test_a_maintenance_silence_spares_the_watchdog_and_is_bounded(capsys: pytest.CaptureFixture[str]) -> None:
+    assert silence_matchers("prod", "github") == [
+        {"name": "target", "value": "prod", "isRegex": False, "isEqual": True},
+        {"name": "vantage", "value": "github", "isRegex": False, "isEqual": True},
+        {"name": "alertname", "value": WATCHDOG, "isRegex": False, "isEqual": False},
+    ]
+    assert main(["create", "--target", "prod", "--minutes", str(MAX_MINUTES + 1)], environ={}) == 4
+    assert "must be from 1 to 720 minutes" in capsys.readouterr().err
+    assert main(["expire", "--target", "prod"], environ={}) == 4
+    # prod names no Alertmanager: nothing to silence, and the deploy goes on.
+    assert main(["create", "--target", "prod"], environ={}) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "reporting.alertmanager_url is not set" in captured.err
