@@ -250,10 +250,9 @@ def alertmanager_client(target: Target, environ: Mapping[str, str] | None = None
         raise AlertmanagerProblem(f"reporting.alertmanager_url is not set in {target.source}")
     headers = {"accept": "application/json"}
     variable = target.credentials.alertmanager_token_env
-    if variable:
-        token = environ.get(variable, "").strip()
-        if not token:
-            raise AlertmanagerProblem(f"{url}: no Alertmanager token: set {variable}")
+    token = environ.get(variable, "").strip() if variable else ""
+    # An unset variable sends no token: an Alertmanager that wants one answers 401, said with its name.
+    if token:
         headers["authorization"] = f"Bearer {token}"
     seconds = target.network.timeout_s
     return httpx.Client(
@@ -270,6 +269,13 @@ def _matcher(name: str, value: str) -> str:
     return f"{name}={json.dumps(value)}"
 
 
+def _refused(response: httpx.Response) -> AlertmanagerProblem:
+    hint = ""
+    if response.status_code in (401, 403) and "authorization" not in response.request.headers:
+        hint = " (sent without a token: set the variable credentials.alertmanager_token_env names)"
+    return AlertmanagerProblem(f"{response.request.url.copy_with(query=None)} answered {response.status_code}{hint}")
+
+
 def _active_alerts(client: httpx.Client, target: str, vantage: str) -> list[dict[str, Any]]:
     """The target's and vantage's alerts Alertmanager holds and has not resolved, silenced and
     inhibited ones included (a silence hides an alert from people, not from the run that resolves it)."""
@@ -283,7 +289,7 @@ def _active_alerts(client: httpx.Client, target: str, vantage: str) -> list[dict
         },
     )
     if not response.is_success:
-        raise AlertmanagerProblem(f"{response.request.url.copy_with(query=None)} answered {response.status_code}")
+        raise _refused(response)
     alerts = response.json()
     if not isinstance(alerts, list) or not all(
         isinstance(a, dict) and isinstance(a.get("labels"), dict) for a in alerts
@@ -311,7 +317,7 @@ def push_alerts(
             )
             response = client.post("api/v2/alerts", json=redact.json(alerts))
             if not response.is_success:
-                raise AlertmanagerProblem(f"{response.request.url} answered {response.status_code}")
+                raise _refused(response)
     except AlertmanagerProblem as problem:
         return redact(str(problem))
     except httpx.HTTPError as error:

@@ -7,8 +7,10 @@ alerts Alertmanager already holds; the real Alertmanager is in tests/suite/test_
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -220,9 +222,36 @@ def test_a_push_problem_is_one_line_without_the_token() -> None:
                           environ=environ)  # fmt: skip
     assert problem is not None and "\n" not in problem and secret not in problem
     assert problem.startswith(f"{target.reporting.alertmanager_url}: ConnectError")
-    missing = push_alerts(target, run(UNHEALTHY), vantage="github", redact=Redactor(), environ={})
-    assert missing == f"{target.reporting.alertmanager_url}: no Alertmanager token: set AM_TOKEN"
     assert Redactor.for_target(target, environ)(f"Bearer {secret} {secret}") == f"Bearer {REDACTED} {REDACTED}"
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(401)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_refusal_for_want_of_a_token_names_what_to_set() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        target = replace(
+            prod(alertmanager_url=url), credentials=replace(prod().credentials, alertmanager_token_env="AM")
+        )
+        problem = push_alerts(target, run(HEALTHY), vantage="github", redact=Redactor(), environ={})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert problem == (
+        f"{url}/api/v2/alerts answered 401 "
+        "(sent without a token: set the variable credentials.alertmanager_token_env names)"
+    )
 
 
 def test_a_maintenance_silence_spares_the_watchdog_and_is_bounded(capsys: pytest.CaptureFixture[str]) -> None:
