@@ -47,7 +47,6 @@ __all__ = [
     "alertmanager_client",
     "plan_alerts",
     "push_alerts",
-    "resolve_vantage",
 ]
 
 ROOT_CAUSE = "SyntheticsRootCause"
@@ -74,19 +73,6 @@ _RUNBOOK_MAP = Path(__file__).resolve().parents[1] / "docs" / "runbook-map.md"
 
 class AlertmanagerProblem(Exception):
     """Alertmanager could not be used: one line, naming the URL and what went wrong, no secret."""
-
-
-def resolve_vantage(target: Target, option: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """Where the run ran, as the contract of issue 16 says: the target's reporting.vantage, else the
-    --vantage option, else SYNTHETICS_VANTAGE, else `github` on GitHub Actions, else `local`."""
-    environ = os.environ if environ is None else environ
-    if target.reporting.vantage:
-        return target.reporting.vantage
-    if option:
-        return option
-    if environ.get("SYNTHETICS_VANTAGE"):
-        return environ["SYNTHETICS_VANTAGE"]
-    return "github" if environ.get("GITHUB_ACTIONS") == "true" else "local"
 
 
 def _timestamp(moment: datetime) -> str:
@@ -191,7 +177,7 @@ def plan_alerts(
     resolves (endsAt = now) or, when it could not judge, keeps (a new endsAt)."""
     environ = os.environ if environ is None else environ
     ends_at = _timestamp(now + timedelta(seconds=target.reporting.schedule_interval_s * _LIFETIME_INTERVALS))
-    run = _Run(target.name, vantage, now, ends_at, _run_url(environ), environ)
+    run = _Run(verdict.target, vantage, now, ends_at, _run_url(environ), environ)
     mine = [a for a in active if a.get("labels", {}).get("target") == run.target
             and a.get("labels", {}).get("vantage") == vantage]  # fmt: skip
     watchdog = next((a for a in mine if a["labels"].get("alertname") == WATCHDOG), None)
@@ -311,7 +297,7 @@ def push_alerts(
     url = target.reporting.alertmanager_url
     try:
         with alertmanager_client(target, environ) as client:
-            active = _active_alerts(client, target.name, vantage)
+            active = _active_alerts(client, verdict.target, vantage)
             alerts = plan_alerts(
                 verdict, target, vantage=vantage, active=active, now=datetime.now(UTC), environ=environ
             )

@@ -23,7 +23,6 @@ from synthetics.alertmanager import (
     WATCHDOG,
     plan_alerts,
     push_alerts,
-    resolve_vantage,
 )
 from synthetics.check import Impact
 from synthetics.redact import REDACTED, Redactor
@@ -203,14 +202,6 @@ def test_warnings_about_evidence_that_ended_before_the_run_raise_nothing() -> No
     alerts = by_name(plan(recovered, held(watchdog)))
     assert set(alerts) == {WATCHDOG}
     assert alerts[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "0"
-
-
-def test_the_vantage_follows_the_contract_order() -> None:
-    assert resolve_vantage(prod(vantage="vpc"), "laptop", {"SYNTHETICS_VANTAGE": "x"}) == "vpc"
-    assert resolve_vantage(prod(), "laptop", {"SYNTHETICS_VANTAGE": "x", "GITHUB_ACTIONS": "true"}) == "laptop"
-    assert resolve_vantage(prod(), None, {"SYNTHETICS_VANTAGE": "x", "GITHUB_ACTIONS": "true"}) == "x"
-    assert resolve_vantage(prod(), None, {"GITHUB_ACTIONS": "true"}) == "github"
-    assert resolve_vantage(prod(), None, {}) == "local"
 
 
 def test_a_push_problem_is_one_line_without_the_token() -> None:
