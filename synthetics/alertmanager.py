@@ -13,25 +13,27 @@ What Alertmanager already holds is the state between runs; the suite keeps none 
   everything) never resolve: they re-post what is active with a new endsAt, so an alert stays until a
   run that judged the target says otherwise. Posting nothing instead would let the alerts expire at
   their endsAt, a resolution by nobody's look, followed by a second page when the runner sees again;
-- the always-firing SyntheticsWatchdog of the target and vantage carries, as annotations, how many
-  judged runs in a row were degraded: a degraded run raises SyntheticsDegraded only when the
-  watchdog of the run before it (still active, so that run was within an alert's lifetime) says
-  it was degraded too. A blip of one run makes no ticket.
+- "two runs in a row", as the rules count it: a finding that is only a warning (a degraded run's
+  root cause, SyntheticsDegraded, or a consequence that is a warning) is raised only when the run
+  judged before it diagnosed the same failure mode too. The always-firing SyntheticsWatchdog of the
+  target and vantage carries the failure modes of the last judged run as an annotation; the watchdog
+  the next run reads is still active only if that run was within an alert's lifetime, so "in a row"
+  means consecutive runs. A blip of one run makes no ticket; an inconclusive run carries the modes
+  over unchanged, so it neither confirms nor breaks a series.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from synthetics.alert_rules import ALERTING_README_URL, runbook_url
 from synthetics.catalogue import CATALOGUE, Mode
 from synthetics.check import Impact
 from synthetics.redact import Redactor
@@ -63,12 +65,10 @@ _RAISED_HERE = frozenset({ROOT_CAUSE, CONSEQUENCE, DEGRADED})
 # and page again when it lands; a run that never comes lets it end well inside the three intervals
 # the rules give the heartbeat (SyntheticsNotRunning, and the watchdog's own end, say why).
 _LIFETIME_INTERVALS = 2.0
-# A degraded run files a ticket only when the run before it was degraded too.
-_DEGRADED_RUNS_FOR_A_TICKET = 2
-_DEGRADED_RUNS = "degraded_runs_in_a_row"  # the watchdog's annotation that carries the count
+# The watchdog's annotation with the failure modes the last judged run diagnosed (comma-separated).
+_DIAGNOSED = "diagnosed"
 # Statuses of a run that looked at the whole target: only such a run may resolve an alert.
 _JUDGED = (Status.HEALTHY, Status.DEGRADED, Status.UNHEALTHY)
-_RUNBOOK_MAP = Path(__file__).resolve().parents[1] / "docs" / "runbook-map.md"
 
 
 class AlertmanagerProblem(Exception):
@@ -85,29 +85,6 @@ def _run_url(environ: Mapping[str, str]) -> str | None:
     return f"{parts[0].rstrip('/')}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else None
 
 
-def _slug(heading: str) -> str:
-    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-
-
-def _runbook_url(mode: str, environ: Mapping[str, str]) -> str:
-    """The runbook map's section for a failure mode: its own heading for the runbook's rows, the
-    "Beyond the runbook" table for the extensions; on GitHub at the run's commit, else the local file."""
-    try:
-        text = _RUNBOOK_MAP.read_text(encoding="utf-8")
-    except OSError:
-        text = ""
-    headings = [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
-    own = [heading for heading in headings if f"(`{mode}`)" in heading]
-    anchor = _slug(own[0]) if own else "beyond-the-runbook"
-    server, repository = environ.get("GITHUB_SERVER_URL", ""), environ.get("GITHUB_REPOSITORY", "")
-    if server and repository:
-        base = f"{server.rstrip('/')}/{repository}/blob/{environ.get('GITHUB_SHA') or 'HEAD'}/docs/runbook-map.md"
-    else:
-        base = _RUNBOOK_MAP.as_uri()
-    return f"{base}#{anchor}"
-
-
 @dataclass(frozen=True)
 class _Run:
     """What every alert of one run shares."""
@@ -117,7 +94,6 @@ class _Run:
     now: datetime
     ends_at: str
     run_url: str | None
-    environ: Mapping[str, str]
 
     def alert(
         self, labels: dict[str, str], annotations: dict[str, str], starts_at: str | None = None
@@ -143,20 +119,15 @@ def _finding(
             "summary": summary,
             "remediation": "\n".join(f"{number}. {step}" for number, step in enumerate(steps, start=1))
             or "the runbook names no step for this target",
-            "runbook_url": _runbook_url(str(entry["failure_mode"]), run.environ),
+            "runbook_url": runbook_url(str(entry["failure_mode"])),
         },
     )
 
 
-def _degraded_runs(verdict: Verdict, root: Mapping[str, Any] | None, watchdog: Mapping[str, Any] | None) -> int:
-    """How many judged runs in a row, this one included, had a warning as their root cause."""
-    try:
-        before = int((watchdog or {}).get("annotations", {}).get(_DEGRADED_RUNS, 0))
-    except (TypeError, ValueError):
-        before = 0
-    if verdict.status not in _JUDGED:
-        return before  # a run that could not look neither breaks the series nor extends it
-    return before + 1 if root is not None and root["impact"] == Impact.WARNING else 0
+def _diagnosed_before(watchdog: Mapping[str, Any] | None) -> set[str]:
+    """The failure modes the last judged run diagnosed, as its watchdog says (none without one)."""
+    annotation = (watchdog or {}).get("annotations", {}).get(_DIAGNOSED, "")
+    return {mode for mode in str(annotation).split(",") if mode}
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -177,35 +148,39 @@ def plan_alerts(
     resolves (endsAt = now) or, when it could not judge, keeps (a new endsAt)."""
     environ = os.environ if environ is None else environ
     ends_at = _timestamp(now + timedelta(seconds=target.reporting.schedule_interval_s * _LIFETIME_INTERVALS))
-    run = _Run(verdict.target, vantage, now, ends_at, _run_url(environ), environ)
+    run = _Run(verdict.target, vantage, now, ends_at, _run_url(environ))
     mine = [a for a in active if a.get("labels", {}).get("target") == run.target
             and a.get("labels", {}).get("vantage") == vantage]  # fmt: skip
     watchdog = next((a for a in mine if a["labels"].get("alertname") == WATCHDOG), None)
     # Not "recovered" (evidence that ended before the run) and about chat (not the runner's own fault).
     live = [e for e in verdict.diagnosis if not e.get("recovered") and CATALOGUE[Mode(e["failure_mode"])].concerns_chat]
     root = live[0] if live and verdict.diagnosis and live[0] is verdict.diagnosis[0] else None
-    degraded_runs = _degraded_runs(verdict, root, watchdog)
+    before = _diagnosed_before(watchdog)
+    judged = verdict.status in _JUDGED
+    # What the next run compares with: this run's modes, or, when it could not judge, the last judged run's.
+    diagnosed = {str(e["failure_mode"]) for e in live} if judged else before
 
     raised: list[dict[str, Any]] = []
-    where = f"{run.target} (from {vantage})"
-    if root is not None and Impact(root["impact"]).hurts:
-        summary = f"{where}: root cause {root['failure_mode']}: {root.get('symptom', root['title'])}"
-        raised.append(_finding(run, root, ROOT_CAUSE, "root", "page", summary))
-    elif root is not None and degraded_runs >= _DEGRADED_RUNS_FOR_A_TICKET:
-        summary = f"{where} degraded on {degraded_runs} runs in a row: {root['failure_mode']}: {root['title']}"
-        raised.append(_finding(run, root, DEGRADED, "root", "ticket", summary))
-    if raised:
-        # Consequences only beside a root cause that was raised: a degraded run's other warnings wait
-        # for the second run in a row like the ticket of its root cause.
-        for entry in live[1:]:
-            summary = f"{where}: {entry['failure_mode']}, behind the root cause {root['failure_mode']}" if root else ""
+    where = f"{run.target} ({vantage})"
+    for entry in live:
+        mode, hurts = str(entry["failure_mode"]), Impact(entry["impact"]).hurts
+        symptom = entry.get("symptom") or CATALOGUE[Mode(mode)].symptom
+        if not hurts and not (judged and mode in before):
+            continue  # a warning once is no ticket: it waits for the second judged run in a row
+        if entry is root and hurts:
+            raised.append(_finding(run, entry, ROOT_CAUSE, "root", "page", f"{where}: {symptom} (root cause {mode})"))
+        elif entry is root:
+            summary = f"{where}: degraded two runs in a row: {symptom} ({mode})"
+            raised.append(_finding(run, entry, DEGRADED, "root", "ticket", summary))
+        else:
+            summary = f"{where}: {symptom} ({mode}, a consequence of the run's root cause)"
             raised.append(_finding(run, entry, CONSEQUENCE, "consequence", "ticket", summary))
 
     for earlier in mine:
         if earlier["labels"].get("alertname") not in _RAISED_HERE or any(_same(earlier, a) for a in raised):
             continue
         # A judged run resolves what it no longer sees; one that could not look keeps it alive.
-        ends = _timestamp(now) if verdict.status in _JUDGED else ends_at
+        ends = _timestamp(now) if judged else ends_at
         kept = {"labels": dict(earlier["labels"]), "annotations": dict(earlier.get("annotations", {})),
                 "startsAt": earlier.get("startsAt") or _timestamp(now), "endsAt": ends}  # fmt: skip
         if earlier.get("generatorURL"):
@@ -216,10 +191,11 @@ def plan_alerts(
         run.alert(
             {"alertname": WATCHDOG, "severity": "none"},
             {
-                "summary": f"{where}: the synthetics ran ({verdict.status}); always firing while they run, "
-                "for a dead man's switch service",
+                "summary": f"{where}: always firing while the suite runs: route it to a dead man's switch",
+                "remediation": "None: its absence is the alert (of the dead man's switch service)",
+                "runbook_url": f"{ALERTING_README_URL}#syntheticswatchdog",
                 "status": str(verdict.status),
-                _DEGRADED_RUNS: str(degraded_runs),
+                _DIAGNOSED: ",".join(sorted(diagnosed)),
             },
             starts_at=(watchdog or {}).get("startsAt"),
         )

@@ -6,7 +6,6 @@ alerts Alertmanager already holds; the real Alertmanager is in tests/suite/test_
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from synthetics.alert_rules import runbook_url
 from synthetics.alertmanager import (
     CONSEQUENCE,
     DEGRADED,
@@ -88,27 +88,21 @@ def test_an_unhealthy_run_pages_its_root_cause_and_tickets_its_consequences() ->
     # The catalogue's remediation with the target's names, numbered, and the runbook map's own section.
     assert root["annotations"]["remediation"].startswith("1. ")
     assert "phenom-prod-postgres" in root["annotations"]["remediation"]
-    assert root["annotations"]["runbook_url"] == (
-        "https://github.com/phenom/synthetics/blob/HEAD/docs/runbook-map.md#database-connection-errors-in-logs-"
-        "rds-postgres-unreachable-or-connection-pool-exhausted-database-errors"
+    # The same link as the Prometheus rule's: the runbook map's own section for a runbook mode.
+    assert root["annotations"]["runbook_url"] == runbook_url("database-errors")
+    assert root["annotations"]["runbook_url"].endswith(
+        "/docs/runbook-map.md#database-connection-errors-in-logs-rds-postgres-unreachable-or-connection-pool-"
+        "exhausted-database-errors"
     )
     assert consequence["annotations"]["runbook_url"].endswith("#beyond-the-runbook")
-    assert "database-errors" in root["annotations"]["summary"] and "prod" in root["annotations"]["summary"]
+    assert root["annotations"]["summary"] == (
+        "prod (github): Database connection errors in logs (root cause database-errors)"
+    )
+    assert consequence["annotations"]["summary"].endswith("(messaging-broken, a consequence of the run's root cause)")
     for alert in (root, consequence, alerts[WATCHDOG][0]):
         assert alert["generatorURL"] == "https://github.com/phenom/synthetics/actions/runs/42"
         # Two schedule intervals (900 s each): past the next run, with room for a late start.
         assert alert["endsAt"] == "2026-03-01T12:30:00.000Z" and alert["startsAt"] == "2026-03-01T12:00:00.000Z"
-
-
-def test_every_runbook_anchor_is_a_heading_of_the_runbook_map() -> None:
-    headings = [line.lstrip("#").strip() for line in (REPO / "docs/runbook-map.md").read_text().splitlines()
-                if line.startswith("#")]  # fmt: skip
-    slugs = {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
-    for alert in plan(run(UNHEALTHY)):
-        if "runbook_url" in alert["annotations"]:
-            url = alert["annotations"]["runbook_url"]
-            assert url.startswith((REPO / "docs/runbook-map.md").as_uri() + "#")  # not on CI: the local file
-            assert url.split("#", 1)[1] in slugs
 
 
 def test_the_watchdog_always_fires_and_has_no_generator_url_outside_ci() -> None:
@@ -173,35 +167,43 @@ def test_an_incomplete_run_resolves_nothing() -> None:
     }
 
 
-def test_a_degraded_ticket_needs_two_runs_in_a_row() -> None:
-    first = by_name(plan(run(DEGRADED_RUN)))
-    assert set(first) == {WATCHDOG}, "one degraded run files no ticket"
-    assert first[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "1"
+def diagnosed(alerts: list[dict[str, Any]]) -> str:
+    (watchdog,) = by_name(alerts)[WATCHDOG]
+    return str(watchdog["annotations"]["diagnosed"])
 
-    second = by_name(plan(run(DEGRADED_RUN), held(first[WATCHDOG])))
+
+def test_a_degraded_ticket_needs_the_same_mode_on_two_judged_runs_in_a_row() -> None:
+    first = plan(run(DEGRADED_RUN))
+    assert set(by_name(first)) == {WATCHDOG}, "one degraded run files no ticket"
+    assert diagnosed(first) == "slow-performance"
+
+    second = by_name(plan(run(DEGRADED_RUN), held(by_name(first)[WATCHDOG])))
     (ticket,) = second[DEGRADED]
     assert ticket["labels"] == {"alertname": DEGRADED, "target": "prod", "vantage": "github",
                                 "failure_mode": "slow-performance", "role": "root", "severity": "ticket"}  # fmt: skip
-    assert second[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "2"
+    assert ticket["annotations"]["summary"].startswith("prod (github): degraded two runs in a row: ")
+
+    # Another mode's warning on the run before is not "in a row".
+    other = run([record("client_api.versions", "passed"), warned("tls", "tls-certificate", layer="tls")])
+    assert DEGRADED not in by_name(plan(other, held(by_name(first)[WATCHDOG])))
 
     # An inconclusive run in between neither breaks the series nor counts in it.
-    between = by_name(plan(run(INCONCLUSIVE), held(first[WATCHDOG])))
-    assert between[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "1"
-    assert DEGRADED in by_name(plan(run(DEGRADED_RUN), held(between[WATCHDOG])))
+    between = plan(run(INCONCLUSIVE), held(by_name(first)[WATCHDOG]))
+    assert diagnosed(between) == "slow-performance" and DEGRADED not in by_name(between)
+    assert DEGRADED in by_name(plan(run(DEGRADED_RUN), held(by_name(between)[WATCHDOG])))
 
-    # A healthy run starts the count again and resolves the ticket.
-    healthy = by_name(plan(run(HEALTHY), held(second[WATCHDOG] + second[DEGRADED])))
-    assert healthy[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "0"
-    assert healthy[DEGRADED][0]["endsAt"] == "2026-03-01T12:00:00.000Z"
+    # A healthy run starts again and resolves the ticket.
+    healthy = plan(run(HEALTHY), held(second[WATCHDOG] + second[DEGRADED]))
+    assert diagnosed(healthy) == ""
+    assert by_name(healthy)[DEGRADED][0]["endsAt"] == "2026-03-01T12:00:00.000Z"
 
 
-def test_warnings_about_evidence_that_ended_before_the_run_raise_nothing() -> None:
-    recovered = run([record("client_api.versions", "passed"), warned("aws.logs", "database-errors", recovered=True)])
-    assert recovered.diagnosis and recovered.diagnosis[0].get("recovered")
-    watchdog = by_name(plan(run(DEGRADED_RUN)))[WATCHDOG]
-    alerts = by_name(plan(recovered, held(watchdog)))
-    assert set(alerts) == {WATCHDOG}
-    assert alerts[WATCHDOG][0]["annotations"]["degraded_runs_in_a_row"] == "0"
+def test_a_consequence_that_is_a_warning_waits_for_a_second_run_and_one_that_hurts_does_not() -> None:
+    records = [*UNHEALTHY, warned("tls", "tls-certificate", layer="tls")]
+    first = by_name(plan(run(records)))
+    assert {a["labels"]["failure_mode"] for a in first[CONSEQUENCE]} == {"messaging-broken"}
+    second = by_name(plan(run(records), held(first[WATCHDOG])))
+    assert {a["labels"]["failure_mode"] for a in second[CONSEQUENCE]} == {"messaging-broken", "tls-certificate"}
 
 
 def test_a_push_problem_is_one_line_without_the_token() -> None:
