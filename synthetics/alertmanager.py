@@ -1,9 +1,12 @@
 """The direct push to Alertmanager: each run posts its diagnosis as alerts (issue 16).
 
-For users who run the suite only from CI and have no Prometheus: Alertmanager does what it does for
-Prometheus's alerts (deduplication, grouping, inhibition, routing, silences, resolved messages). The
-alerts carry the same alertnames and labels as the rules of `alerting/rules/`, so one
-`alerting/alertmanager.yml` routes both alike.
+For users who run the suite only from CI and have no Prometheus: SyntheticsRootCause,
+SyntheticsConsequence, SyntheticsDegraded and SyntheticsCertificateExpiring from the verdict, and
+the always-firing SyntheticsWatchdog for a dead man's switch service (SyntheticsNotRunning needs a
+Prometheus that sees the heartbeat stop; here the watchdog falling silent is that alert).
+Alertmanager then does what it does for Prometheus's alerts (deduplication, grouping, inhibition,
+routing, silences, resolved messages). The alerts carry the same alertnames, labels and annotations
+as the rules of `alerting/rules/`, so one `alerting/alertmanager.yml` routes both alike.
 
 What Alertmanager already holds is the state between runs; the suite keeps none of its own:
 - each run reads the active alerts of its target and vantage (GET /api/v2/alerts with filter
@@ -34,13 +37,14 @@ from typing import Any
 import httpx
 
 from synthetics.alert_rules import ALERTING_README_URL, runbook_url
-from synthetics.catalogue import CATALOGUE, Mode
+from synthetics.catalogue import CATALOGUE, Mode, render_remediation
 from synthetics.check import Impact
 from synthetics.redact import Redactor
 from synthetics.target import Target
 from synthetics.verdict import Status, Verdict
 
 __all__ = [
+    "CERTIFICATE_EXPIRING",
     "CONSEQUENCE",
     "DEGRADED",
     "ROOT_CAUSE",
@@ -55,9 +59,10 @@ ROOT_CAUSE = "SyntheticsRootCause"
 CONSEQUENCE = "SyntheticsConsequence"
 DEGRADED = "SyntheticsDegraded"
 WATCHDOG = "SyntheticsWatchdog"
+CERTIFICATE_EXPIRING = "SyntheticsCertificateExpiring"
 # What this push raises, and so the only alerts it may resolve (a Prometheus rule's, say
 # SyntheticsNotRunning, is Prometheus's to resolve).
-_RAISED_HERE = frozenset({ROOT_CAUSE, CONSEQUENCE, DEGRADED})
+_RAISED_HERE = frozenset({ROOT_CAUSE, CONSEQUENCE, DEGRADED, CERTIFICATE_EXPIRING})
 
 # An alert ends two schedule intervals after the run that posted it: the next run is due one interval
 # later, and it pushes at its end. GitHub's scheduled runs start late (minutes, at busy times most of
@@ -109,18 +114,22 @@ class _Run:
         return alert
 
 
+def _annotations(summary: str, steps: Sequence[str], mode: str) -> dict[str, str]:
+    return {
+        "summary": summary,
+        "remediation": "\n".join(f"{number}. {step}" for number, step in enumerate(steps, start=1))
+        or "the runbook names no step for this target",
+        "runbook_url": runbook_url(mode),
+    }
+
+
 def _finding(
     run: _Run, entry: Mapping[str, Any], alertname: str, role: str, severity: str, summary: str
 ) -> dict[str, Any]:
-    steps = entry.get("remediation") or []
+    mode = str(entry["failure_mode"])
     return run.alert(
-        {"alertname": alertname, "failure_mode": str(entry["failure_mode"]), "role": role, "severity": severity},
-        {
-            "summary": summary,
-            "remediation": "\n".join(f"{number}. {step}" for number, step in enumerate(steps, start=1))
-            or "the runbook names no step for this target",
-            "runbook_url": runbook_url(str(entry["failure_mode"])),
-        },
+        {"alertname": alertname, "failure_mode": mode, "role": role, "severity": severity},
+        _annotations(summary, entry.get("remediation") or [], mode),
     )
 
 
@@ -128,6 +137,30 @@ def _diagnosed_before(watchdog: Mapping[str, Any] | None) -> set[str]:
     """The failure modes the last judged run diagnosed, as its watchdog says (none without one)."""
     annotation = (watchdog or {}).get("annotations", {}).get(_DIAGNOSED, "")
     return {mode for mode in str(annotation).split(",") if mode}
+
+
+def _certificates(run: _Run, verdict: Verdict, target: Target, root_pages_for_tls: bool) -> list[dict[str, Any]]:
+    """SyntheticsCertificateExpiring, as the rule says it: a ticket under the target's
+    tls.min_days_remaining, a page under its critical days, unless the run's root cause already pages
+    for the certificate (one page, not two)."""
+    tls = target.tls
+    steps = render_remediation(CATALOGUE[Mode.TLS_CERTIFICATE], target)
+    alerts = []
+    for host, not_after in verdict.certificates.items():
+        try:
+            left_s = datetime.fromisoformat(not_after).timestamp() - run.now.timestamp()
+        except ValueError:
+            continue
+        days = left_s / 86400
+        if days >= tls.min_days_remaining or (days < tls.critical_days and root_pages_for_tls):
+            continue
+        severity, line = ("page", tls.critical_days) if days < tls.critical_days else ("ticket", tls.min_days_remaining)
+        when = f"expires in {days:.1f} days" if days > 0 else "has expired"
+        summary = f"{run.target} ({run.vantage}): the certificate of {host} {when} (under {line} days)"
+        labels = {"alertname": CERTIFICATE_EXPIRING, "host": host, "severity": severity}
+        alert = run.alert(labels, _annotations(summary, steps, Mode.TLS_CERTIFICATE))
+        alerts.append(alert)
+    return alerts
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -175,6 +208,14 @@ def plan_alerts(
         else:
             summary = f"{where}: {symptom} ({mode}, a consequence of the run's root cause)"
             raised.append(_finding(run, entry, CONSEQUENCE, "consequence", "ticket", summary))
+
+    if judged:
+        root_pages_for_tls = (
+            root is not None
+            and root["failure_mode"] == Mode.TLS_CERTIFICATE
+            and any(a["labels"]["alertname"] == ROOT_CAUSE for a in raised)
+        )
+        raised += _certificates(run, verdict, target, root_pages_for_tls)
 
     for earlier in mine:
         if earlier["labels"].get("alertname") not in _RAISED_HERE or any(_same(earlier, a) for a in raised):

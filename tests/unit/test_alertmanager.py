@@ -17,6 +17,7 @@ import pytest
 
 from synthetics.alert_rules import runbook_url
 from synthetics.alertmanager import (
+    CERTIFICATE_EXPIRING,
     CONSEQUENCE,
     DEGRADED,
     ROOT_CAUSE,
@@ -204,6 +205,33 @@ def test_a_consequence_that_is_a_warning_waits_for_a_second_run_and_one_that_hur
     assert {a["labels"]["failure_mode"] for a in first[CONSEQUENCE]} == {"messaging-broken"}
     second = by_name(plan(run(records), held(first[WATCHDOG])))
     assert {a["labels"]["failure_mode"] for a in second[CONSEQUENCE]} == {"messaging-broken", "tls-certificate"}
+
+
+def certificate(days: float) -> Any:
+    not_after = (NOW + timedelta(days=days)).isoformat()
+    return replace(record("tls.certificate_not_expiring[chat-host]", "passed"),
+                   certificates=(("chat.thephenom.app", not_after),))  # fmt: skip
+
+
+def test_a_certificate_under_min_days_is_a_ticket_and_under_the_critical_days_a_page() -> None:
+    assert CERTIFICATE_EXPIRING not in by_name(plan(run([certificate(30)])))
+    (ticket,) = by_name(plan(run([certificate(10)])))[CERTIFICATE_EXPIRING]
+    assert ticket["labels"] == {"alertname": CERTIFICATE_EXPIRING, "target": "prod", "vantage": "github",
+                                "host": "chat.thephenom.app", "severity": "ticket"}  # fmt: skip
+    assert ticket["annotations"]["summary"] == (
+        "prod (github): the certificate of chat.thephenom.app expires in 10.0 days (under 14 days)"
+    )
+    assert ticket["annotations"]["runbook_url"] == runbook_url("tls-certificate")
+    (page,) = by_name(plan(run([certificate(2)])))[CERTIFICATE_EXPIRING]
+    assert page["labels"]["severity"] == "page"
+    # Not a second page when the run's root cause already pages for the certificate.
+    failed = replace(record("tls.certificate_not_expiring[chat-host]", "failed", "tls-certificate", layer="tls"),
+                     impact=Impact.OUTAGE, certificates=certificate(2).certificates)  # fmt: skip
+    alerts = by_name(plan(run([failed])))
+    assert CERTIFICATE_EXPIRING not in alerts and alerts[ROOT_CAUSE][0]["labels"]["failure_mode"] == "tls-certificate"
+    # A renewed certificate resolves it.
+    renewed = by_name(plan(run([certificate(80)]), held([ticket])))
+    assert renewed[CERTIFICATE_EXPIRING][0]["endsAt"] == "2026-03-01T12:00:00.000Z"
 
 
 def test_a_push_problem_is_one_line_without_the_token() -> None:
