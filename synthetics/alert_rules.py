@@ -334,16 +334,19 @@ def _machinery_rules(targets: Sequence[Target]) -> list[dict[str, Any]]:
 
 def rules_document(targets: Sequence[Target]) -> dict[str, Any]:
     chat_modes = [mode for mode in CATALOGUE.values() if mode.concerns_chat]
+    every = [*(rule for mode in chat_modes for rule in _mode_rules(mode, targets)), *_unknown_mode_rules()]
     return {
         "groups": [
             {
                 # One group, evaluated in order: the recording rules first, so the alerts read this
-                # evaluation's streaks.
+                # evaluation's streaks; then consequences before what inhibits them, so that when a
+                # run heals, Prometheus sends a consequence's resolution before its root cause's and
+                # Alertmanager never sees a consequence firing uninhibited.
                 "name": "synthetics",
                 "rules": [
                     *_recording_rules(),
-                    *(rule for mode in chat_modes for rule in _mode_rules(mode, targets)),
-                    *_unknown_mode_rules(),
+                    *(rule for rule in every if rule["alert"] == "SyntheticsConsequence"),
+                    *(rule for rule in every if rule["alert"] != "SyntheticsConsequence"),
                     *_machinery_rules(targets),
                 ],
             }
