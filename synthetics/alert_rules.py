@@ -37,7 +37,7 @@ import yaml
 from synthetics.catalogue import CATALOGUE, FailureMode, Mode, remediation_values
 from synthetics.target import Target, load_target
 
-__all__ = ["DOCUMENT", "REGENERATE", "RUNBOOK_URL", "render", "rules_document", "runbook_url"]
+__all__ = ["ALERTING_README_URL", "DOCUMENT", "REGENERATE", "RUNBOOK_URL", "render", "rules_document", "runbook_url"]
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = REPO / "alerting" / "rules" / "synthetics.yml"
