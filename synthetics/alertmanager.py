@@ -67,8 +67,8 @@ _RAISED_HERE = frozenset({ROOT_CAUSE, CONSEQUENCE, DEGRADED, CERTIFICATE_EXPIRIN
 # An alert ends two schedule intervals after the run that posted it: the next run is due one interval
 # later, and it pushes at its end. GitHub's scheduled runs start late (minutes, at busy times most of
 # an interval), so one interval of slack keeps a late run from letting a true alert expire, resolve,
-# and page again when it lands; a run that never comes lets it end well inside the three intervals
-# the rules give the heartbeat (SyntheticsNotRunning, and the watchdog's own end, say why).
+# and page again when it lands. Runs that stop let it end inside the three intervals after which the
+# rules call the suite not running (the watchdog ends the same way: its silence is that alert).
 _LIFETIME_INTERVALS = 2.0
 # The watchdog's annotation with the failure modes the last judged run diagnosed (comma-separated).
 _DIAGNOSED = "diagnosed"
