@@ -288,3 +288,44 @@ def test_a_maintenance_silence_spares_the_watchdog_and_is_bounded(capsys: pytest
     assert main(["create", "--target", "prod"], environ={}) == 0
     captured = capsys.readouterr()
     assert captured.out == "" and "reporting.alertmanager_url is not set" in captured.err
+
+
+def test_the_silence_command_against_the_real_alertmanager(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What the deploy gate's jobs rely on: `create` prints the id of a bounded silence of the target
+    (one vantage's, when given) that spares the watchdog; `expire --created-by` removes that creator's
+    silences and no one else's; a second `expire` finds nothing and still succeeds."""
+    import yaml
+
+    from tests.support.alerting_engines import alertmanager
+    from tests.support.webhook_receiver import WebhookReceiver
+
+    with WebhookReceiver() as webhook, alertmanager(tmp_path / "am", webhook) as engine:
+        document = yaml.safe_load((REPO / "targets/prod.yaml").read_text())
+        document["reporting"] = {"alertmanager_url": engine.url}
+        target = tmp_path / "target.yaml"
+        target.write_text(yaml.safe_dump(document))
+
+        def run_command(*args: str) -> tuple[int, str, str]:
+            code = main([*args, "--target", str(target)], environ={})
+            captured = capsys.readouterr()
+            return code, captured.out.strip(), captured.err.strip()
+
+        code, mine, _ = run_command("create", "--minutes", "30", "--vantage", "github", "--created-by", "gate 1")
+        assert code == 0 and mine
+        code, other, _ = run_command("create", "--created-by", "someone else")
+        assert code == 0 and other
+        silences = {s["id"]: s for s in engine.get_json("/api/v2/silences")}
+        assert silences[mine]["matchers"] == silence_matchers("prod", "github")
+        starts, ends = (
+            datetime.fromisoformat(silences[mine][key].replace("Z", "+00:00")) for key in ("startsAt", "endsAt")
+        )
+        assert timedelta(minutes=29) < ends - starts <= timedelta(minutes=30, seconds=1)
+        assert silences[mine]["createdBy"] == "gate 1" and "ends by itself" in silences[mine]["comment"]
+
+        assert run_command("expire", "--created-by", "gate 1")[:2] == (0, mine)
+        states = {s["id"]: s["status"]["state"] for s in engine.get_json("/api/v2/silences")}
+        assert states == {mine: "expired", other: "active"}
+        assert run_command("expire", "--created-by", "gate 1") == (0, "", "no active silence of prod to expire")
+        assert run_command("expire", "--id", other)[:2] == (0, other)
+        code, _, error = run_command("expire", "--id", "../silences")
+        assert code == 1 and error == "alertmanager: not a silence id: '../silences'"
