@@ -28,7 +28,7 @@ import json
 import re
 import string
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,13 @@ def _days(targets: Sequence[Target]) -> list[tuple[str, int, int]]:
     return out
 
 
+def _target_matches(selector: str) -> str:
+    """A Go template condition for a `target=~"a|b"` selector."""
+    names = selector.split('"')[1].split("|")
+    tests = [f"(eq $labels.target {json.dumps(name)})" for name in names]
+    return tests[0] if len(tests) == 1 else f"or {' '.join(tests)}"
+
+
 def _machinery_rules(targets: Sequence[Target]) -> list[dict[str, Any]]:
     fresh = f"and on ({_KEY}) {FRESH}"
     rules: list[dict[str, Any]] = [
@@ -287,48 +294,50 @@ def _machinery_rules(targets: Sequence[Target]) -> list[dict[str, Any]]:
             },
         },
     ]
-    for selector, min_days, critical_days in _days(targets):
-        series = f"synthetics_certificate_expiry_timestamp_seconds{{{selector}}}"
-        left = f"(({series} > 0) - time())"
-        # The steps name the host the series is about, whatever the target.
-        steps = _steps(CATALOGUE[Mode.TLS_CERTIFICATE], _placeholders()).replace(
-            "<homeserver.base_url>", "{{ $labels.host }}"
+    # One rule per severity (promtool calls two rules of one name and labels duplicates), its
+    # thresholds per target: the target's own where targets/ gives others than the defaults.
+    thresholds = _days(targets)
+    left = "((synthetics_certificate_expiry_timestamp_seconds{{{}}} > 0) - time())".format
+    ticket = "\n  or\n".join(
+        f"  ({left(selector)} < {low * DAY_S}\n   and {left(selector)} >= {critical * DAY_S})"
+        for selector, low, critical in thresholds
+    )
+    page = "\n  or\n".join(f"  ({left(selector)} < {critical * DAY_S})" for selector, _, critical in thresholds)
+
+    def days(pick: Callable[[tuple[str, int, int]], int]) -> str:
+        default, *special = thresholds
+        text = "".join(
+            f"{{{{ {'if' if i == 0 else 'else if'} {_target_matches(selector)} }}}}{pick((selector, low, critical))}"
+            for i, (selector, low, critical) in enumerate(special)
         )
-        annotations = {
-            "remediation": steps,
-            "runbook_url": runbook_url(Mode.TLS_CERTIFICATE),
+        return f"{text}{{{{ else }}}}{pick(default)}{{{{ end }}}}" if special else str(pick(default))
+
+    # The steps name the host the series is about, whatever the target.
+    steps = _steps(CATALOGUE[Mode.TLS_CERTIFICATE], _placeholders()).replace(
+        "<homeserver.base_url>", "{{ $labels.host }}"
+    )
+    annotations = {"remediation": steps, "runbook_url": runbook_url(Mode.TLS_CERTIFICATE)}
+    expires = f"{_where()}: the certificate of {{{{ $labels.host }}}} expires in {{{{ $value | humanizeDuration }}}}"
+    rules.append(
+        {
+            "alert": "SyntheticsCertificateExpiring",
+            "expr": f"min by (target, vantage, host) (\n  (\n{ticket}\n  )\n  {fresh}\n)",
+            "labels": {"severity": "ticket"},
+            "annotations": {"summary": f"{expires} (under {days(lambda t: t[1])} days)", **annotations},
         }
-        rules.append(
-            {
-                "alert": "SyntheticsCertificateExpiring",
-                "expr": (
-                    f"min by (target, vantage, host) (\n  {left} < {min_days * DAY_S}\n"
-                    f"  and {left} >= {critical_days * DAY_S}\n  {fresh}\n)"
-                ),
-                "labels": {"severity": "ticket"},
-                "annotations": {
-                    "summary": f"{_where()}: the certificate of {{{{ $labels.host }}}} expires in "
-                    f"{{{{ $value | humanizeDuration }}}} (under {min_days} days)",
-                    **annotations,
-                },
-            }
-        )
-        rules.append(
-            {
-                "alert": "SyntheticsCertificateExpiring",
-                # Not when the run's root cause already pages for the certificate: one page, not two.
-                "expr": (
-                    f"min by (target, vantage, host) (\n  {left} < {critical_days * DAY_S}\n  {fresh}\n"
-                    f"  unless on ({_KEY}) ({_diagnosed(Mode.TLS_CERTIFICATE, 'root', 'hurts')})\n)"
-                ),
-                "labels": {"severity": "page"},
-                "annotations": {
-                    "summary": f"{_where()}: the certificate of {{{{ $labels.host }}}} expires in "
-                    f"{{{{ $value | humanizeDuration }}}} (under {critical_days} days)",
-                    **annotations,
-                },
-            }
-        )
+    )
+    rules.append(
+        {
+            "alert": "SyntheticsCertificateExpiring",
+            # Not when the run's root cause already pages for the certificate: one page, not two.
+            "expr": (
+                f"min by (target, vantage, host) (\n  (\n{page}\n  )\n  {fresh}\n"
+                f"  unless on ({_KEY}) ({_diagnosed(Mode.TLS_CERTIFICATE, 'root', 'hurts')})\n)"
+            ),
+            "labels": {"severity": "page"},
+            "annotations": {"summary": f"{expires} (under {days(lambda t: t[2])} days)", **annotations},
+        }
+    )
     return rules
 
 
