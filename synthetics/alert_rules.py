@@ -24,22 +24,27 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import re
-import string
 import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
 
-from synthetics.catalogue import CATALOGUE, FailureMode, Mode, remediation_values
-from synthetics.target import Target, load_target
+from synthetics.alert_text import (
+    REPO,
+    certificate_days,
+    placeholders,
+    remediation_steps,
+    remediation_template,
+    repository_targets,
+    target_condition,
+)
+from synthetics.catalogue import CATALOGUE, FailureMode, Mode
+from synthetics.target import Target
 
 __all__ = ["ALERTING_README_URL", "DOCUMENT", "REGENERATE", "RUNBOOK_URL", "render", "rules_document", "runbook_url"]
 
-REPO = Path(__file__).resolve().parents[1]
 DOCUMENT = REPO / "alerting" / "rules" / "synthetics.yml"
 REGENERATE = ".venv/bin/python -m synthetics.alert_rules"
 # Where this repository's documents are published; a fork changes it here and regenerates.
@@ -74,48 +79,6 @@ def runbook_url(mode: str) -> str:
         if line.startswith("### ") and f"(`{mode}`)" in line:
             return f"{RUNBOOK_URL}#{_slug(line[4:])}"
     return f"{RUNBOOK_URL}#beyond-the-runbook"
-
-
-def repository_targets(folder: Path = REPO / "targets") -> list[Target]:
-    """The targets of targets/ whose names are known before a run (an embedded one is generated at
-    boot), read without the environment so the file does not depend on who generates it."""
-    loaded = [load_target(path, environ={}) for path in sorted(folder.glob("*.yaml"))]
-    return [target for target in loaded if not target.embedded]
-
-
-def _go_text(text: str) -> str:
-    """Text inside a Go template: a literal `{{` would open an action."""
-    return text.replace("{{", '{{ "{{" }}')
-
-
-def _steps(mode: FailureMode, values: Mapping[str, str]) -> str:
-    formatter = string.Formatter()
-    steps = [formatter.vformat(step, (), values) for step in mode.remediation]
-    return "\n".join(f"{number}. {_go_text(step)}" for number, step in enumerate(steps, start=1))
-
-
-def _nothing() -> Target:
-    """A target that names nothing and keeps every default."""
-    return Target(name="any", source="alerting", embedded=True)
-
-
-def _placeholders() -> dict[str, str]:
-    """What remediation_values says for a target that names nothing: `<key path>` for each name."""
-    return remediation_values(_nothing())
-
-
-def remediation_template(mode: FailureMode, targets: Sequence[Target]) -> str:
-    """The mode's remediation steps with the names of the alert's target when it is one of `targets`,
-    else with the placeholders a reader fills in."""
-    branches = [
-        f"{{{{ {'if' if index == 0 else 'else if'} eq $labels.target {json.dumps(target.name)} }}}}"
-        + _steps(mode, remediation_values(target))
-        for index, target in enumerate(targets)
-    ]
-    fallback = _steps(mode, _placeholders())
-    if not branches:
-        return fallback
-    return "".join(branches) + "{{ else }}" + fallback + "{{ end }}"
 
 
 def _where(target_vantage: str = "{{ $labels.target }} ({{ $labels.vantage }})") -> str:
@@ -240,22 +203,6 @@ def _recording_rules() -> list[dict[str, Any]]:
     ]
 
 
-def _days(targets: Sequence[Target]) -> list[tuple[str, int, int]]:
-    """(target selector, min days, critical days): one per distinct pair of thresholds, the defaults
-    for every target not in targets/ (or not different from them)."""
-    defaults = _nothing().tls
-    default = (defaults.min_days_remaining, defaults.critical_days)
-    special: dict[tuple[int, int], list[str]] = {}
-    for target in targets:
-        pair = (target.tls.min_days_remaining, target.tls.critical_days)
-        if pair != default:
-            special.setdefault(pair, []).append(target.name)
-    named = sorted(name for names in special.values() for name in names)
-    out = [(f'target!~"{"|".join(named)}"' if named else "", *default)]
-    out += [(f'target=~"{"|".join(sorted(names))}"', *pair) for pair, names in sorted(special.items())]
-    return out
-
-
 def _machinery_rules(targets: Sequence[Target]) -> list[dict[str, Any]]:
     fresh = f"and on ({_KEY}) {FRESH}"
     rules: list[dict[str, Any]] = [
@@ -287,48 +234,50 @@ def _machinery_rules(targets: Sequence[Target]) -> list[dict[str, Any]]:
             },
         },
     ]
-    for selector, min_days, critical_days in _days(targets):
-        series = f"synthetics_certificate_expiry_timestamp_seconds{{{selector}}}"
-        left = f"(({series} > 0) - time())"
-        # The steps name the host the series is about, whatever the target.
-        steps = _steps(CATALOGUE[Mode.TLS_CERTIFICATE], _placeholders()).replace(
-            "<homeserver.base_url>", "{{ $labels.host }}"
+    # One rule per severity (promtool calls two rules of one name and labels duplicates), its
+    # thresholds per target: the target's own where targets/ gives others than the defaults.
+    thresholds = certificate_days(targets)
+    left = "((synthetics_certificate_expiry_timestamp_seconds{{{}}} > 0) - time())".format
+    ticket = "\n  or\n".join(
+        f"  ({left(selector)} < {low * DAY_S}\n   and {left(selector)} >= {critical * DAY_S})"
+        for selector, low, critical in thresholds
+    )
+    page = "\n  or\n".join(f"  ({left(selector)} < {critical * DAY_S})" for selector, _, critical in thresholds)
+
+    def days(pick: Callable[[tuple[str, int, int]], int]) -> str:
+        default, *special = thresholds
+        text = "".join(
+            f"{{{{ {'if' if i == 0 else 'else if'} {target_condition(selector)} }}}}{pick((selector, low, critical))}"
+            for i, (selector, low, critical) in enumerate(special)
         )
-        annotations = {
-            "remediation": steps,
-            "runbook_url": runbook_url(Mode.TLS_CERTIFICATE),
+        return f"{text}{{{{ else }}}}{pick(default)}{{{{ end }}}}" if special else str(pick(default))
+
+    # The steps name the host the series is about, whatever the target.
+    steps = remediation_steps(CATALOGUE[Mode.TLS_CERTIFICATE], placeholders()).replace(
+        "<homeserver.base_url>", "{{ $labels.host }}"
+    )
+    annotations = {"remediation": steps, "runbook_url": runbook_url(Mode.TLS_CERTIFICATE)}
+    expires = f"{_where()}: the certificate of {{{{ $labels.host }}}} expires in {{{{ $value | humanizeDuration }}}}"
+    rules.append(
+        {
+            "alert": "SyntheticsCertificateExpiring",
+            "expr": f"min by (target, vantage, host) (\n  (\n{ticket}\n  )\n  {fresh}\n)",
+            "labels": {"severity": "ticket"},
+            "annotations": {"summary": f"{expires} (under {days(lambda t: t[1])} days)", **annotations},
         }
-        rules.append(
-            {
-                "alert": "SyntheticsCertificateExpiring",
-                "expr": (
-                    f"min by (target, vantage, host) (\n  {left} < {min_days * DAY_S}\n"
-                    f"  and {left} >= {critical_days * DAY_S}\n  {fresh}\n)"
-                ),
-                "labels": {"severity": "ticket"},
-                "annotations": {
-                    "summary": f"{_where()}: the certificate of {{{{ $labels.host }}}} expires in "
-                    f"{{{{ $value | humanizeDuration }}}} (under {min_days} days)",
-                    **annotations,
-                },
-            }
-        )
-        rules.append(
-            {
-                "alert": "SyntheticsCertificateExpiring",
-                # Not when the run's root cause already pages for the certificate: one page, not two.
-                "expr": (
-                    f"min by (target, vantage, host) (\n  {left} < {critical_days * DAY_S}\n  {fresh}\n"
-                    f"  unless on ({_KEY}) ({_diagnosed(Mode.TLS_CERTIFICATE, 'root', 'hurts')})\n)"
-                ),
-                "labels": {"severity": "page"},
-                "annotations": {
-                    "summary": f"{_where()}: the certificate of {{{{ $labels.host }}}} expires in "
-                    f"{{{{ $value | humanizeDuration }}}} (under {critical_days} days)",
-                    **annotations,
-                },
-            }
-        )
+    )
+    rules.append(
+        {
+            "alert": "SyntheticsCertificateExpiring",
+            # Not when the run's root cause already pages for the certificate: one page, not two.
+            "expr": (
+                f"min by (target, vantage, host) (\n  (\n{page}\n  )\n  {fresh}\n"
+                f"  unless on ({_KEY}) ({_diagnosed(Mode.TLS_CERTIFICATE, 'root', 'hurts')})\n)"
+            ),
+            "labels": {"severity": "page"},
+            "annotations": {"summary": f"{expires} (under {days(lambda t: t[2])} days)", **annotations},
+        }
+    )
     return rules
 
 

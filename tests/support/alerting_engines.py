@@ -70,6 +70,8 @@ _PACKAGES = {
     "prometheus-pushgateway": "prometheus-pushgateway",
 }
 _CONFIG_LISTS = "_configs"
+# Alertmanager's integrations that send no "resolved" unless told to (the others do by default).
+_RESOLVED_OFF_BY_DEFAULT = {"email_configs", "slack_configs", "wechat_configs"}
 
 
 def binary(command: str) -> str:
@@ -229,14 +231,19 @@ def alertmanager_config(
 ) -> dict[str, Any]:
     """The shipped configuration with each receiver's integrations (PagerDuty, Slack, ...) replaced by
     one webhook to `webhook` at /<receiver name>, send_resolved as shipped, and every route's timers
-    shortened to `timers`. Routes, matchers, grouping and inhibit_rules stay exactly as shipped."""
+    shortened to `timers`. Routes, matchers, grouping and inhibit_rules stay exactly as shipped.
+
+    A webhook rather than each integration's own URL (PagerDuty's `url`, Slack's `api_url`): the
+    webhook's payload carries every alert with its labels and status, which the tests assert on."""
     config: dict[str, Any] = yaml.safe_load(source.read_text())
     for receiver in config.get("receivers", []):
         integrations = [key for key in receiver if key.endswith(_CONFIG_LISTS)]
         if not integrations:
             continue  # a receiver that notifies nobody stays so
         resolved = any(
-            entry.get("send_resolved", key != "email_configs") for key in integrations for entry in receiver[key]
+            entry.get("send_resolved", key not in _RESOLVED_OFF_BY_DEFAULT)
+            for key in integrations
+            for entry in receiver[key]
         )
         for key in integrations:
             del receiver[key]

@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from synthetics.alert_rules import DOCUMENT, REGENERATE, render
+from synthetics.alert_text import repository_targets
+from synthetics.target import load_target
 from tests.support.alerting_engines import ALERTING, ALERTMANAGER_CONFIG, RULE_FILES, alertmanager_config, binary
 from tests.support.declarations import REPO
 from tests.support.webhook_receiver import WebhookReceiver
@@ -115,3 +117,26 @@ def test_the_engines_config_changes_only_receivers_and_timers(tmp_path: Path) ->
     path.write_text(yaml.safe_dump(tested))
     checked = _run(binary("amtool"), "check-config", str(path))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_target_with_its_own_certificate_days_gets_them(tmp_path: Path) -> None:
+    """A target of targets/ whose tls days differ from the defaults: still one rule per severity
+    (promtool refuses duplicates), each with that target's thresholds."""
+    document = yaml.safe_load((REPO / "targets" / "prod.yaml").read_text())
+    document["name"] = "staging"
+    document["tls"] = {"min_days_remaining": 30, "critical_days_remaining": 7}
+    (tmp_path / "staging.yaml").write_text(yaml.safe_dump(document))
+    targets = [*repository_targets(), load_target(tmp_path / "staging.yaml", environ={})]
+    rules = tmp_path / "rules.yml"
+    rules.write_text(render(targets))
+    checked = _run(binary("promtool"), "check", "rules", str(rules))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    expressions = [
+        rule["expr"]
+        for group in yaml.safe_load(rules.read_text())["groups"]
+        for rule in group["rules"]
+        if rule.get("alert") == "SyntheticsCertificateExpiring"
+    ]
+    assert len(expressions) == 2, expressions
+    assert f"< {30 * 86400}" in expressions[0] and f">= {7 * 86400}" in expressions[0], expressions[0]
+    assert f"< {7 * 86400}" in expressions[1] and f"< {3 * 86400}" in expressions[1], expressions[1]
