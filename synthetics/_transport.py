@@ -22,6 +22,7 @@ fail at once with the same finding, instead of each trying again for a deadline 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 import ssl
 import threading
@@ -49,6 +50,7 @@ __all__ = [
     "connect_address",
     "first_attempt",
     "http_client",
+    "name_lookups",
     "request_deadline",
 ]
 
@@ -106,6 +108,25 @@ def request_deadline(seconds: float) -> Iterator[float]:
         yield deadline
     finally:
         _local.deadline = previous
+
+
+@contextmanager
+def name_lookups() -> Iterator[list[float]]:
+    """The seconds each name lookup of this thread's new connections took while inside (none for
+    an address, a `connect_to` mapping or a pooled connection): blackbox_exporter's resolve phase."""
+    previous = getattr(_local, "lookups", None)
+    found: list[float] = []
+    _local.lookups = found
+    try:
+        yield found
+    finally:
+        _local.lookups = previous
+
+
+def _looked_up(seconds: float) -> None:
+    found: list[float] | None = getattr(_local, "lookups", None)
+    if found is not None:
+        found.append(seconds)
 
 
 @contextmanager
@@ -207,9 +228,7 @@ class _ConnectToBackend(httpcore.NetworkBackend):
             raise KnownDead(known)
         try:
             address, mapped_port = connect_address(self._target, host, port, self._route)
-            stream = self._backend.connect_tcp(
-                address, mapped_port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
-            )
+            stream = self._open(address, mapped_port, timeout, local_address, socket_options)
         except ConnectionBlocked as blocked:
             self._dead.record(key, ProbeError("blocked", str(blocked)))
             raise httpcore.ConnectError(f"blocked: {blocked}") from None
@@ -218,6 +237,33 @@ class _ConnectToBackend(httpcore.NetworkBackend):
             raise
         return _DeadlineStream(stream, key, self._dead, self._target.network.timeout_s)
 
+    def _open(
+        self, host: str, port: int, timeout: float | None, local_address: str | None, socket_options: Any
+    ) -> httpcore.NetworkStream:
+        """`socket.create_connection`'s own steps, split so that the name lookup is timed apart from
+        TCP (blackbox_exporter's resolve and connect): one lookup, then each address in the
+        resolver's order until one connects. The same packets as before, in the same order."""
+        if _is_address(host):
+            return self._backend.connect_tcp(
+                host, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
+            )
+        started = time.monotonic()
+        try:
+            addresses = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except OSError as error:  # a gaierror: what httpcore's backend would have raised, mapped alike
+            raise httpcore.ConnectError(str(error)) from error
+        finally:
+            _looked_up(time.monotonic() - started)
+        last: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for *_, sockaddr in addresses:
+            try:
+                return self._backend.connect_tcp(
+                    str(sockaddr[0]), port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                last = error  # as create_connection does: the next address, and the last error if none answers
+        raise last if last is not None else httpcore.ConnectError(f"{host}: the name has no address")
+
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None
     ) -> httpcore.NetworkStream:
@@ -225,6 +271,14 @@ class _ConnectToBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 class _Transport(httpx.HTTPTransport):

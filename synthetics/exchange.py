@@ -55,8 +55,9 @@ class Exchange:
     elapsed_s: float = 0.0
     error: ProbeError | None = None
     reused_failure: bool = False
-    # Milliseconds per phase of this request, as blackbox_exporter reports them: connect (name
-    # resolution included), tls, processing (request sent to first byte) and transfer.
+    # Milliseconds per phase of this request, as blackbox_exporter reports them: resolve (the name
+    # lookup of a new connection; 0 for an address or a `network.connect_to` mapping), connect, tls
+    # (both only on a new connection), processing (request sent to first byte) and transfer.
     phases_ms: Mapping[str, float] = field(default_factory=dict)
     # The attempts before this one that failed fast and were tried again (synthetics.probe): a
     # failure counts only once its confirming attempt failed too.

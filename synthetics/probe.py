@@ -23,6 +23,7 @@ from synthetics._transport import (
     connect_address,
     first_attempt,
     http_client,
+    name_lookups,
     request_deadline,
 )
 from synthetics.exchange import Exchange, Followed, ProbeError
@@ -194,6 +195,7 @@ class Prober:
         try:
             with (
                 request_deadline(deadline_s) as deadline,
+                name_lookups() as lookups,
                 client.stream(
                     method,
                     url,
@@ -222,7 +224,7 @@ class Prober:
                     headers={k.lower(): v for k, v in response.headers.items()},
                     body=bytes(body),
                     elapsed_s=finished - started,
-                    phases_ms=_phases(marks, started, finished),
+                    phases_ms=_phases(marks, started, finished, sum(lookups)),
                 )
         except _Abort as abort:
             return Exchange(method=method, url=url, via=via, error=abort.error, elapsed_s=time.monotonic() - started)
@@ -267,14 +269,17 @@ def _fails_fast(exchange: Exchange) -> bool:
     return exchange.status in CONFIRMED_STATUSES
 
 
-def _phases(marks: Mapping[str, float], started: float, finished: float) -> dict[str, float]:
-    def span(start: str, end: str) -> float | None:
+def _phases(marks: Mapping[str, float], started: float, finished: float, resolve_s: float) -> dict[str, float]:
+    def span(start: str, end: str, less_s: float = 0.0) -> float | None:
         if start in marks and end in marks:
-            return round((marks[end] - marks[start]) * 1000, 1)
+            return round((marks[end] - marks[start] - less_s) * 1000, 1)
         return None
 
+    connected = "connection.connect_tcp.complete" in marks  # a new connection (not a pooled one)
     phases = {
-        "connect": span("connection.connect_tcp.started", "connection.connect_tcp.complete"),
+        # The name lookup runs inside httpcore's connect_tcp: timed there, and taken out of connect.
+        "resolve": round(resolve_s * 1000, 1) if connected else None,
+        "connect": span("connection.connect_tcp.started", "connection.connect_tcp.complete", resolve_s),
         "tls": span("connection.start_tls.started", "connection.start_tls.complete"),
         "processing": span("send_request_headers.started", "receive_response_headers.complete"),
     }

@@ -38,3 +38,9 @@ class CheckRecord:
     recovered: bool = False  # every warning is about evidence that ended before the run began
     notes: tuple[str, ...] = ()  # context for the reader; no status follows from them
     attempts: tuple[str, ...] = ()  # each attempt of a request the check judged that was tried again
+    # What the check's evidence measured (for the metrics): the phases of the HTTP request it judged
+    # as (phase, seconds), blackbox_exporter's resolve|connect|tls|processing|transfer; each
+    # certificate it read as (host, notAfter in ISO 8601); the message journey's send-to-sync seconds.
+    http_phases_s: tuple[tuple[str, float], ...] = ()
+    certificates: tuple[tuple[str, str], ...] = ()
+    message_delivery_s: float | None = None

@@ -41,7 +41,17 @@ class Redactor:
         environ = os.environ if environ is None else environ
         names: list[str] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
         if target is not None:
-            names += [n for n in (target.credentials.admin_token_env, target.credentials.canary_token_env) if n]
+            credentials = target.credentials
+            names += [
+                n
+                for n in (
+                    credentials.admin_token_env,
+                    credentials.canary_token_env,
+                    credentials.pushgateway_token_env,
+                    credentials.alertmanager_token_env,
+                )
+                if n
+            ]
             if target.aws is not None and target.aws.rds is not None and target.aws.rds.dsn_env:
                 names.append(target.aws.rds.dsn_env)
         values = [environ.get(name, "") for name in names]

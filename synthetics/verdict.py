@@ -55,11 +55,24 @@ class Verdict:
     # The bound the run should end within: the network timeout for each probe of the longest chain
     # of dependent probes, any --wait-stable, and 2 s (None before the plan is known).
     deadline_s: float | None = None
+    # Where the run ran (github, vpc, local...): fixtures/options.py `vantage`; "" when not known.
+    vantage: str = ""
+
+    @property
+    def certificates(self) -> dict[str, str]:
+        """Each host's certificate notAfter (ISO 8601), from the TLS probes the checks read."""
+        return dict(sorted({host: not_after for r in self.checks for host, not_after in r.certificates}.items()))
+
+    @property
+    def message_delivery_s(self) -> float | None:
+        """The message journey's send-to-sync seconds, when a check read a journey that got through."""
+        return next((r.message_delivery_s for r in self.checks if r.message_delivery_s is not None), None)
 
     def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
             "schema": SCHEMA,
             "target": self.target,
+            **({"vantage": self.vantage} if self.vantage else {}),
             "status": self.status,
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
@@ -67,6 +80,10 @@ class Verdict:
             "checks": [_record_json(record) for record in self.checks],
             "diagnosis": list(self.diagnosis),
         }
+        if self.certificates:
+            document["certificates"] = self.certificates
+        if self.message_delivery_s is not None:
+            document["message_delivery_s"] = self.message_delivery_s
         if self.note:
             document["note"] = self.note
         return document
@@ -74,11 +91,16 @@ class Verdict:
 
 def _record_json(record: CheckRecord) -> dict[str, Any]:
     document = asdict(record) | {"duration_s": round(record.duration_s, 3)}
-    for optional in ("warnings", "blocked_by", "detects", "impact", "recovered", "notes", "attempts"):
+    document |= {"http_phases_s": dict(record.http_phases_s), "certificates": dict(record.certificates)}
+    optionals = ("warnings", "blocked_by", "detects", "impact", "recovered", "notes", "attempts",
+                 "http_phases_s", "certificates")  # fmt: skip
+    for optional in optionals:
         if not document[optional]:
             del document[optional]
         elif isinstance(document[optional], tuple):
             document[optional] = list(document[optional])
+    if document["message_delivery_s"] is None:
+        del document["message_delivery_s"]
     return document
 
 
@@ -92,6 +114,7 @@ def build_verdict(
     complete: bool,
     note: str = "",
     deadline_s: float | None = None,
+    vantage: str = "",
 ) -> Verdict:
     ordered = tuple(
         sorted(
@@ -129,6 +152,7 @@ def build_verdict(
         diagnosis=diagnose(findings, ordered, target),
         note=bounded(note),
         deadline_s=deadline_s,
+        vantage=vantage,
     )
 
 

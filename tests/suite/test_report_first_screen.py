@@ -1,7 +1,7 @@
 """The report of a real run opens on its verdict (issue 14): a blip's degraded run and a public
 bucket's unhealthy one, from the reference deployment, each built with `make report` and opened in
 Chromium at 1280x800, with the status, the root cause and its remediation on the first screen; and
-every other output of the run says the same status (terminal, JUnit property, Prometheus text)."""
+every other output of the run says the same status (terminal, JUnit property, the metrics)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from synthetics.verdict import EXIT_STATUS, Status
 from tests.report.first_screen import assert_verdict_on_first_screen, serve_folder
 from tests.report.test_report import make_report
 from tests.suite.conftest import Reference, run_suite
+from tests.suite.test_exports import named, series
 
 pytestmark = pytest.mark.stack
 
@@ -36,9 +37,9 @@ def test_the_report_of_a_run_opens_on_its_status_and_root_cause(
     junit = ElementTree.parse(tmp_path / "junit.xml").getroot()
     properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
     assert properties.get("synthetics_status") == status, properties
-    metrics = (tmp_path / "run" / "synthetics.prom").read_text()
-    assert f'synthetics_status{{target="local",status="{status}"}} 1' in metrics
-    assert 'synthetics_status{target="local",status="healthy"} 0' in metrics
+    metrics = named(series((tmp_path / "run" / "synthetics.prom").read_text()), "synthetics_status")
+    assert metrics[(("status", status), ("target", "local"), ("vantage", verdict["vantage"]))] == 1
+    assert metrics[(("status", "healthy"), ("target", "local"), ("vantage", verdict["vantage"]))] == 0
     results = tmp_path / "run" / "allure-results"
     assert (results / REPORT_VERDICT_NAME).read_text() == run.verdict_path.read_text()
     # A check that passed only when its request was tried again is marked so in its Allure result.

@@ -124,6 +124,105 @@ def test_the_deploy_gate_is_a_reusable_workflow_with_mode_and_target() -> None:
     assert "make check" in scripts
 
 
+def needs(job: dict[str, Any]) -> list[str]:
+    found = job.get("needs", [])
+    return [found] if isinstance(found, str) else list(found)
+
+
+def caller_example(path: Path) -> dict[str, Any]:
+    """The caller workflow the header comment of `path` shows (from its `#   jobs:` line on)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = lines.index("#   jobs:")
+    example = []
+    for line in lines[start:]:
+        if not line.startswith("#  "):
+            break
+        example.append(line[4:].replace("...", "runs-on: ubuntu-latest"))
+    document = yaml.safe_load("\n".join(example))
+    assert isinstance(document, dict)
+    return document
+
+
+def test_the_deploy_gate_silences_the_target_for_the_deploy_and_always_removes_it() -> None:
+    """Issue 16: a bounded silence set once the pre gate opens, removed after the post gate whatever
+    happened, also when the deploy failed and the post gate's checks were skipped."""
+    from synthetics.silence import MAX_MINUTES
+
+    path = WORKFLOWS_DIR / "deploy-gate.yml"
+    gate = workflow_named("deploy-gate.yml")
+    inputs = triggers(gate)["workflow_call"]["inputs"]
+    assert inputs["maintenance-minutes"]["type"] == "number"
+    assert 0 < inputs["maintenance-minutes"]["default"] <= MAX_MINUTES
+    assert inputs["deploy-result"] == {**inputs["deploy-result"], "type": "string", "default": "success"}
+    all_jobs = jobs(gate)
+
+    # The post gate's checks run only after a deploy that succeeded; a pre gate always runs them.
+    assert all_jobs["gate"]["if"] == "${{ inputs.mode != 'post' || inputs.deploy-result == 'success' }}"
+
+    silence = all_jobs["silence"]
+    assert needs(silence) == ["gate"], "the silence is set once the pre gate opened, not before"
+    assert silence["if"] == "${{ inputs.mode == 'pre' && inputs.maintenance-minutes > 0 }}"
+    create = next(step for step in silence["steps"] if "synthetics.silence create" in step.get("run", ""))
+    assert '--minutes "$MINUTES"' in create["run"] and '--created-by "$CREATED_BY"' in create["run"]
+    assert silence["env"]["MINUTES"] == "${{ inputs.maintenance-minutes }}"
+    assert create["env"] == {"SYNTHETICS_ALERTMANAGER_TOKEN": "${{ secrets.SYNTHETICS_ALERTMANAGER_TOKEN }}"}
+    assert silence["outputs"]["silence-id"] == "${{ steps.silence.outputs.id }}" and create["id"] == "silence"
+
+    unsilence = all_jobs["unsilence"]
+    assert needs(unsilence) == ["gate"]
+    # always(): after the post gate's checks passed or failed, and when they were skipped.
+    assert unsilence["if"] == "${{ always() && inputs.mode == 'post' }}"
+    expire = next(step for step in unsilence["steps"] if "synthetics.silence expire" in step.get("run", ""))
+    assert '--created-by "$CREATED_BY"' in expire["run"]
+    # Found by who set it: the caller's run, which the pre and the post gate share.
+    assert unsilence["env"]["CREATED_BY"] == silence["env"]["CREATED_BY"]
+    assert "${{ github.run_id }}" in silence["env"]["CREATED_BY"]
+    for job in (silence, unsilence):
+        assert job["env"]["SYNTHETICS_ALERTMANAGER_URL"] == "${{ vars.SYNTHETICS_ALERTMANAGER_URL }}"
+
+    # The gate's own checks push no alert: a gate's healthy partial run must not resolve the schedule's.
+    check = next(step for step in steps(gate) if "make check" in step.get("run", ""))
+    assert not {"SYNTHETICS_ALERTMANAGER_URL", "SYNTHETICS_PUSHGATEWAY_URL"} & set(check["env"])
+
+    # The caller the header shows calls its post gate even when the deploy failed, with its result.
+    caller = jobs(caller_example(path))
+    assert needs(caller["gate-post"]) == ["gate-pre", "deploy"]
+    assert caller["gate-post"]["if"] == "${{ always() && needs.gate-pre.result == 'success' }}"
+    assert caller["gate-post"]["with"]["deploy-result"] == "${{ needs.deploy.result }}"
+    assert caller["gate-pre"]["with"]["mode"] == "pre" and caller["gate-post"]["with"]["mode"] == "post"
+    assert "maintenance-minutes" in caller["gate-pre"]["with"]
+
+
+def test_the_scheduled_run_pushes_to_the_engines_the_target_names_and_keeps_the_webhook_as_fallback() -> None:
+    scheduled = workflow_named("synthetics-scheduled.yml")
+    check_steps = jobs(scheduled)["check"]["steps"]
+    make = next(step for step in check_steps if step.get("id") == "checks")
+    assert make["env"]["SYNTHETICS_ALERTMANAGER_URL"] == "${{ vars.SYNTHETICS_ALERTMANAGER_URL }}"
+    assert make["env"]["SYNTHETICS_PUSHGATEWAY_URL"] == "${{ vars.SYNTHETICS_PUSHGATEWAY_URL }}"
+    assert make["env"]["SYNTHETICS_ALERTMANAGER_TOKEN"] == "${{ secrets.SYNTHETICS_ALERTMANAGER_TOKEN }}"
+    assert make["env"]["SYNTHETICS_PUSHGATEWAY_TOKEN"] == "${{ secrets.SYNTHETICS_PUSHGATEWAY_TOKEN }}"
+    # prod reads those variables, and names the tokens' variables the workflow sets.
+    from synthetics.target import load_target
+
+    prod = load_target(REPO / "targets" / "prod.yaml", environ={
+        "SYNTHETICS_ALERTMANAGER_URL": "https://alertmanager.example", "SYNTHETICS_PUSHGATEWAY_URL": "https://pg.example"
+    })  # fmt: skip
+    assert (prod.reporting.alertmanager_url, prod.reporting.pushgateway_url) == (
+        "https://alertmanager.example",
+        "https://pg.example",
+    )
+    assert prod.credentials.alertmanager_token_env == "SYNTHETICS_ALERTMANAGER_TOKEN"
+    assert prod.credentials.pushgateway_token_env == "SYNTHETICS_PUSHGATEWAY_TOKEN"
+    sinks = next(step for step in check_steps if step.get("id") == "sinks")
+    assert sinks["env"] == {
+        key: make["env"][key] for key in ("SYNTHETICS_PUSHGATEWAY_URL", "SYNTHETICS_ALERTMANAGER_URL")
+    }
+    assert check_steps.index(sinks) < check_steps.index(make)
+    alert = next(step for step in check_steps if "SYNTHETICS_ALERT_WEBHOOK" in str(step.get("env", {})))
+    assert alert["env"]["ENGINES"] == "${{ steps.sinks.outputs.engines }}"
+    assert alert["run"].startswith('if [ -n "$ENGINES" ]; then')
+
+
 def test_the_scheduled_run_is_every_15_minutes_against_prod_with_workers() -> None:
     scheduled = workflow_named("synthetics-scheduled.yml")
     crons = [entry["cron"] for entry in triggers(scheduled)["schedule"]]
