@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -69,6 +70,8 @@ _PACKAGES = {
     "prometheus-pushgateway": "prometheus-pushgateway",
 }
 _CONFIG_LISTS = "_configs"
+# Alertmanager's integrations that send no "resolved" unless told to (the others do by default).
+_RESOLVED_OFF_BY_DEFAULT = {"email_configs", "slack_configs", "wechat_configs"}
 
 
 def binary(command: str) -> str:
@@ -140,6 +143,22 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _listening(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening socket on 127.0.0.1:`port`: a ready answer from
+    another process that took the port first (outside a private network) is not this engine's."""
+    wanted = f"0100007F:{port:04X}"
+    inodes = set()
+    with contextlib.suppress(OSError), open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == wanted and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    fds = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(OSError):
+        return any(os.readlink(fd) in inodes for fd in fds.iterdir())
+    return False
+
+
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/-/ready", timeout=1.0) as response:
@@ -183,7 +202,7 @@ def _serve(name: str, workdir: Path, argv: Sequence[str]) -> Iterator[Engine]:
             )
         try:
             deadline = time.monotonic() + READY_DEADLINE_S
-            while process.poll() is None and not _ready(engine.url):
+            while process.poll() is None and not (_ready(engine.url) and _listening(process.pid, port)):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{name} not ready within {READY_DEADLINE_S:.0f} s:\n{_tail(engine.log)}")
                 time.sleep(0.1)
@@ -200,7 +219,10 @@ def _serve(name: str, workdir: Path, argv: Sequence[str]) -> Iterator[Engine]:
 
 @contextlib.contextmanager
 def pushgateway(workdir: Path) -> Iterator[Engine]:
-    with _serve("pushgateway", workdir, [binary("prometheus-pushgateway")]) as engine:
+    # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: every Pushgateway
+    # started without this flag loads the groups pushed to any other (measured here).
+    argv = [binary("prometheus-pushgateway"), f"--persistence.file={workdir / 'pushgateway.data'}"]
+    with _serve("pushgateway", workdir, argv) as engine:
         yield engine
 
 
@@ -209,14 +231,19 @@ def alertmanager_config(
 ) -> dict[str, Any]:
     """The shipped configuration with each receiver's integrations (PagerDuty, Slack, ...) replaced by
     one webhook to `webhook` at /<receiver name>, send_resolved as shipped, and every route's timers
-    shortened to `timers`. Routes, matchers, grouping and inhibit_rules stay exactly as shipped."""
+    shortened to `timers`. Routes, matchers, grouping and inhibit_rules stay exactly as shipped.
+
+    A webhook rather than each integration's own URL (PagerDuty's `url`, Slack's `api_url`): the
+    webhook's payload carries every alert with its labels and status, which the tests assert on."""
     config: dict[str, Any] = yaml.safe_load(source.read_text())
     for receiver in config.get("receivers", []):
         integrations = [key for key in receiver if key.endswith(_CONFIG_LISTS)]
         if not integrations:
             continue  # a receiver that notifies nobody stays so
         resolved = any(
-            entry.get("send_resolved", key != "email_configs") for key in integrations for entry in receiver[key]
+            entry.get("send_resolved", key not in _RESOLVED_OFF_BY_DEFAULT)
+            for key in integrations
+            for entry in receiver[key]
         )
         for key in integrations:
             del receiver[key]
