@@ -188,6 +188,6 @@ def push(
         send(gateway, job, collected, grouping_key=grouping_key, timeout=timeout_s, handler=_handler(token))
     except _Refused as refused:
         return f"{where} {refused}"
-    except (httpx.HTTPError, OSError, ValueError) as error:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
         return f"{where}: {type(error).__name__}: {error}"
     return None

@@ -105,3 +105,19 @@ def _audited(log: Path) -> dict[str, str]:
         "PYTHONNOUSERSITE": "1",
         "PYTHONEXECUTABLE": sys.executable,
     }
+
+
+def test_the_targets_vantage_wins_and_shows_its_source_and_a_bad_one_is_a_usage_error(tmp_path: Path) -> None:
+    # Issue 16: a label on every metric and alert, so it must be right and say where it came from.
+    target = tmp_path / "inside.yaml"
+    target.write_text(
+        "name: inside\n"
+        "homeserver: {base_url: 'https://chat.inside.test', server_name: inside.test}\n"
+        "reporting: {vantage: vpc}\n"
+    )
+    run = run_suite(tmp_path, f"--target={target}", "--vantage=laptop", "--collect-only")
+    assert run.returncode == 0 and "vantage=vpc (target reporting.vantage)" in run.output, run.output
+    # The rest of the order (option, env, GitHub Actions, local): tests/unit/test_metrics.py.
+    run = run_suite(tmp_path, "--target=prod", "--collect-only", "-q", env={"SYNTHETICS_VANTAGE": "a b"})
+    assert run.returncode == 4 and "--vantage (env SYNTHETICS_VANTAGE) must be a plain name" in run.output, run.output
+    assert "Traceback" not in run.output

@@ -1,10 +1,14 @@
 """The runbook's "Verify it is working" checks, proven on the real reference deployment:
 they pass when it is healthy, and fail with the right diagnosis when Synapse is stopped."""
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from synthetics.target import Target, load_target
 from tests.suite.conftest import Reference, assert_healthy_now, live_findings, run_suite
 
 pytestmark = pytest.mark.stack
@@ -23,6 +27,31 @@ def test_healthy_deployment_passes_with_an_empty_diagnosis(reference: Reference,
     assert f"Synthetics: {run.verdict['status'].upper()}" in run.output
     # The report says which server software answered.
     assert "server_version=Synapse 1.163" in (tmp_path / "allure-results" / "environment.properties").read_text()
+    assert_measured(run.verdict, tmp_path / "synthetics.prom", load_target(reference.target))
+
+
+def assert_measured(verdict: dict[str, Any], metrics_file: Path, target: Target) -> None:
+    """Issue 16: what the run's evidence measured is in the verdict and its metrics, with no request of its own."""
+    assert target.homeserver is not None
+    checks = {c["id"]: c for c in verdict["checks"]}
+    phases = checks["client_api.versions"]["http_phases_s"]
+    assert set(phases) == {"resolve", "connect", "tls", "processing", "transfer"}
+    assert phases["resolve"] == 0  # network.connect_to maps every host of the reference deployment
+    assert phases["processing"] > 0
+    expiry = datetime.fromisoformat(verdict["certificates"][target.homeserver.host])
+    assert expiry > datetime.now(UTC)
+    assert verdict["message_delivery_s"] > 0
+    found = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(metrics_file.read_text())
+        for sample in family.samples
+    }
+    run = (("target", "local"), ("vantage", verdict["vantage"]))
+    assert found[("synthetics_message_delivery_seconds", run)] == verdict["message_delivery_s"]
+    host = (("host", target.homeserver.host),)
+    assert found[("synthetics_certificate_expiry_timestamp_seconds", host + run)] == expiry.timestamp()
+    check = (("check", "client_api.versions"),)
+    assert found[("synthetics_http_duration_seconds", (*check, ("phase", "processing"), *run))] == phases["processing"]
 
 
 def test_synapse_stopped_is_diagnosed_as_origin_down_and_heals(reference: Reference, tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fixtures.measurements import PHASES, measured
+from fixtures.options import vantage
 from synthetics.catalogue import CATALOGUE, Mode
 from synthetics.check import Impact
 from synthetics.exchange import Exchange, Followed
@@ -214,3 +216,41 @@ def test_records_keep_their_measurements_in_the_verdict_json() -> None:
     assert versions["http_phases_s"]["processing"] == 0.04
     assert all("message_delivery_s" not in c for c in document["checks"])
     assert "message_delivery_s" not in document
+
+
+class _Config:
+    """What `vantage` reads of a pytest config: the option, the ini value, where they are anchored."""
+
+    def __init__(self, option: str | None = None, ini: str | None = None) -> None:
+        self._option, self._ini = option, ini
+        self.invocation_params = SimpleNamespace(dir=Path("/"))
+        self.inipath = None
+        self.rootpath = Path("/")
+
+    def getoption(self, _name: str) -> str | None:
+        return self._option
+
+    def getini(self, _name: str) -> str | None:
+        return self._ini
+
+
+@pytest.mark.parametrize(
+    ("configured", "option", "env", "expected"),
+    [
+        ("vpc", "laptop", {"SYNTHETICS_VANTAGE": "x", "GITHUB_ACTIONS": "true"}, ("vpc", "target reporting.vantage")),
+        (None, "laptop", {"SYNTHETICS_VANTAGE": "x", "GITHUB_ACTIONS": "true"}, ("laptop", "command line")),
+        (None, None, {"SYNTHETICS_VANTAGE": "x", "GITHUB_ACTIONS": "true"}, ("x", "env SYNTHETICS_VANTAGE")),
+        (None, None, {"GITHUB_ACTIONS": "true"}, ("github", "env GITHUB_ACTIONS")),
+        (None, None, {"GITHUB_ACTIONS": "false"}, ("local", "default")),
+    ],
+)
+def test_the_vantage_comes_from_the_target_then_the_option_then_github_actions(
+    monkeypatch: pytest.MonkeyPatch, configured: str | None, option: str | None, env: dict[str, str],
+    expected: tuple[str, str],
+) -> None:  # fmt: skip
+    for name in ("SYNTHETICS_VANTAGE", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    resolved = vantage(cast(pytest.Config, _Config(option)), configured)
+    assert (resolved.value, resolved.source) == expected

@@ -3,7 +3,7 @@
 import execnet
 import pytest
 
-from fixtures.report_data import Blocked, Carried, Observed, Result, ServerVersion, carry
+from fixtures.report_data import Blocked, Carried, Measured, Observed, Result, ServerVersion, carry
 from synthetics.catalogue import Mode
 from synthetics.check import CheckInfo, Impact, Reading, Severity
 from synthetics.layers import Layer
@@ -62,3 +62,17 @@ def test_a_report_without_records_carries_none() -> None:
 def test_the_skip_reason_people_read_names_the_blocker() -> None:
     blocked = Blocked("client_api.versions", "GET https://chat.example.org/ -> HTTP/2 502 in 12 ms")
     assert blocked.reason == "blocked by client_api.versions: GET https://chat.example.org/ -> HTTP/2 502 in 12 ms"
+
+
+def test_what_the_evidence_measured_survives_the_trip_between_processes() -> None:
+    numbers = Measured(
+        http_phases_s=(("resolve", 0.0), ("connect", 0.001), ("tls", 0.004), ("processing", 0.02), ("transfer", 0.0)),
+        certificates=(("chat.example.org", "2027-03-01T12:00:00+00:00"),),
+        message_delivery_s=0.84,
+    )
+    properties: list[tuple[str, object]] = []
+    carry(properties, numbers)
+    assert Carried.of(over_execnet(properties)) == Carried(measured=numbers)
+    nothing_delivered = Measured((), (), None)
+    carry(properties, nothing_delivered)
+    assert Carried.of(over_execnet(properties)).measured == nothing_delivered
