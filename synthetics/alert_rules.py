@@ -15,7 +15,7 @@ How the rules decide (alerting/README.md says it for people):
   `for:` measures wall time, which says nothing about runs when a pushed value persists between them.
   "Two runs in a row" is counted in heartbeats instead: a recording rule keeps, per failure mode, the
   judged heartbeat at which the mode's current streak began; a later judged heartbeat with the mode
-  still diagnosed is a second run. An `inconclusive` run (POSTed: only status, heartbeat and run
+  still diagnosed is a second run. An `inconclusive` or `incomplete` run (POSTed: only status, heartbeat and run
   duration replaced) neither advances the judged heartbeat nor removes a diagnosis, so it neither
   confirms nor resolves anything.
 """
@@ -42,6 +42,7 @@ from synthetics.alert_text import (
 )
 from synthetics.catalogue import CATALOGUE, FailureMode, Mode
 from synthetics.target import Target
+from synthetics.verdict import Status
 
 __all__ = ["ALERTING_README_URL", "DOCUMENT", "REGENERATE", "RUNBOOK_URL", "render", "rules_document", "runbook_url"]
 
@@ -54,6 +55,8 @@ ALERTING_README_URL = f"{REPOSITORY_URL}/alerting/README.md"
 
 HURTS = "outage|exposure"
 _KEY = "job, target, vantage"
+# The statuses of a run that did not look at the whole target: it neither confirms nor resolves.
+_NOT_JUDGED = "|".join(status for status in Status if not status.judged)
 # Labels of the alerts: the same as the suite's direct push to Alertmanager sends (no job, instance or
 # impact), so the two paths deduplicate in Alertmanager and route alike.
 _ALERT_LABELS = "target, vantage, failure_mode, role"
@@ -181,12 +184,13 @@ def _unknown_mode_rules() -> list[dict[str, Any]]:
 def _recording_rules() -> list[dict[str, Any]]:
     return [
         {
-            # The heartbeat of the last run that judged chat: an inconclusive run leaves it as it was.
-            # Its own previous value carries it through inconclusive runs, as long as a heartbeat exists.
+            # The heartbeat of the last run that judged chat: a run that did not (inconclusive,
+            # incomplete: Status.judged) leaves it as it was; its own previous value carries it
+            # through such runs, as long as a heartbeat exists.
             "record": JUDGED,
             "expr": (
                 "(\n  synthetics_last_run_timestamp_seconds\n"
-                f'  unless on ({_KEY}) (synthetics_status{{status="inconclusive"}} == 1)\n)\n'
+                f'  unless on ({_KEY}) (synthetics_status{{status=~"{_NOT_JUDGED}"}} == 1)\n)\n'
                 f"or\n({JUDGED} and on ({_KEY}) synthetics_last_run_timestamp_seconds)"
             ),
         },

@@ -72,8 +72,6 @@ _RAISED_HERE = frozenset({ROOT_CAUSE, CONSEQUENCE, DEGRADED, CERTIFICATE_EXPIRIN
 _LIFETIME_INTERVALS = 2.0
 # The watchdog's annotation with the failure modes the last judged run diagnosed (comma-separated).
 _DIAGNOSED = "diagnosed"
-# Statuses of a run that looked at the whole target: only such a run may resolve an alert.
-_JUDGED = (Status.HEALTHY, Status.DEGRADED, Status.UNHEALTHY)
 
 
 class AlertmanagerProblem(Exception):
@@ -189,7 +187,7 @@ def plan_alerts(
     live = [e for e in verdict.diagnosis if not e.get("recovered") and CATALOGUE[Mode(e["failure_mode"])].concerns_chat]
     root = live[0] if live and verdict.diagnosis and live[0] is verdict.diagnosis[0] else None
     before = _diagnosed_before(watchdog)
-    judged = verdict.status in _JUDGED
+    judged = verdict.status.judged
     # What the next run compares with: this run's modes, or, when it could not judge, the last judged run's.
     diagnosed = {str(e["failure_mode"]) for e in live} if judged else before
 

@@ -21,15 +21,18 @@ from prometheus_client.exposition import push_to_gateway, pushadd_to_gateway
 from synthetics.catalogue import CATALOGUE
 from synthetics.verdict import Status, Verdict
 
-__all__ = ["PUSHED_WHEN_INCONCLUSIVE", "push", "registry", "write_textfile"]
+__all__ = ["PUSHED_WHEN_NOT_JUDGED", "push", "registry", "write_textfile"]
 
 _LABELS = ("target", "vantage")
-# What an inconclusive run sends (with POST, which replaces only these): it ran, when, and that it
-# could not judge; the last judged run's diagnosis series stay until a run judges again.
-PUSHED_WHEN_INCONCLUSIVE = (
+# What a run that did not judge the target (inconclusive, incomplete: Status.judged) sends, with
+# POST, which replaces only these: it ran, when, and that it could not judge; the last judged run's
+# diagnosis series stay until a run judges again. The schedule's interval too, so the dead man's
+# switch has its period even when a group's first push is one of these.
+PUSHED_WHEN_NOT_JUDGED = (
     "synthetics_status",
     "synthetics_last_run_timestamp_seconds",
     "synthetics_run_duration_seconds",
+    "synthetics_schedule_interval_seconds",
 )
 
 Redact = Callable[[str], str]
@@ -55,11 +58,11 @@ class _Series:
 def registry(
     verdict: Verdict, *, ended_at: float, schedule_interval_s: float, redact: Redact = str
 ) -> CollectorRegistry:
-    """The run's series: the whole set, or for an inconclusive run only PUSHED_WHEN_INCONCLUSIVE.
+    """The run's series: the whole set, or for a run that did not judge only PUSHED_WHEN_NOT_JUDGED.
 
     `ended_at` is the run's end (epoch seconds), the heartbeat; label values pass `redact`."""
     collected = CollectorRegistry(auto_describe=False)
-    only = PUSHED_WHEN_INCONCLUSIVE if verdict.status == Status.INCONCLUSIVE else None
+    only = None if verdict.status.judged else PUSHED_WHEN_NOT_JUDGED
     series = _Series(collected, redact(verdict.target), redact(verdict.vantage), only)
     judged = [c for c in verdict.checks if c.outcome in ("passed", "failed", "error")]
     for check in judged:

@@ -31,6 +31,12 @@ class Status(StrEnum):
     INCOMPLETE = "incomplete"  # interrupted, or could not finish
     INCONCLUSIVE = "inconclusive"  # the runner itself could not reach the network: nothing said about chat
 
+    @property
+    def judged(self) -> bool:
+        """True when the run looked at the whole target, so it may resolve what an earlier run raised:
+        an interrupted (incomplete) or blind (inconclusive) run says nothing about what it did not see."""
+        return self in (Status.HEALTHY, Status.DEGRADED, Status.UNHEALTHY)
+
 
 # The process's exit status for each verdict status (4, a bad target, comes before any verdict);
 # `--fail-on-degraded` makes degraded 1, for gates that want that.

@@ -20,7 +20,7 @@ from synthetics.catalogue import CATALOGUE, Mode
 from synthetics.check import Impact
 from synthetics.exchange import Exchange, Followed
 from synthetics.journey import Journey
-from synthetics.metrics import PUSHED_WHEN_INCONCLUSIVE, push, registry, write_textfile
+from synthetics.metrics import PUSHED_WHEN_NOT_JUDGED, push, registry, write_textfile
 from synthetics.tls import TlsReport
 from synthetics.verdict import Status, Verdict
 from tests.suite.test_hostile_servers import closed_port
@@ -133,7 +133,7 @@ def test_an_inconclusive_run_exports_only_its_status_heartbeat_and_duration() ->
     run = replace(verdict([offline, record("client_api.versions", "failed", "origin-down")]), vantage="github")
     assert run.status == Status.INCONCLUSIVE
     found = samples(registry(run, ended_at=ENDED_AT, schedule_interval_s=900))
-    assert set(found) == set(PUSHED_WHEN_INCONCLUSIVE)
+    assert set(found) == set(PUSHED_WHEN_NOT_JUDGED)
     assert one(found, "synthetics_status", status="inconclusive") == 1
     assert one(found, "synthetics_last_run_timestamp_seconds") == ENDED_AT
 
@@ -254,3 +254,18 @@ def test_the_vantage_comes_from_the_target_then_the_option_then_github_actions(
         monkeypatch.setenv(name, value)
     resolved = vantage(cast(pytest.Config, _Config(option)), configured)
     assert (resolved.value, resolved.source) == expected
+
+
+def test_an_incomplete_run_exports_only_what_a_run_that_did_not_judge_sends() -> None:
+    # Interrupted before it judged anything: it must neither resolve the last judged run's diagnosis
+    # (a PUT would drop its series) nor be mistaken for a dead suite (its heartbeat and period go out).
+    run = replace(verdict([record("client_api.versions", "skipped")], complete=False), vantage="github")
+    assert run.status == Status.INCOMPLETE and not run.status.judged
+    found = samples(registry(run, ended_at=ENDED_AT, schedule_interval_s=900))
+    assert set(found) == set(PUSHED_WHEN_NOT_JUDGED)
+    assert one(found, "synthetics_status", status="incomplete") == 1
+    assert one(found, "synthetics_schedule_interval_seconds") == 900
+
+
+def test_only_a_run_that_looked_at_the_whole_target_has_judged_it() -> None:
+    assert {status for status in Status if status.judged} == {Status.HEALTHY, Status.DEGRADED, Status.UNHEALTHY}
