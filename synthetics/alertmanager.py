@@ -41,7 +41,7 @@ from synthetics.catalogue import CATALOGUE, Mode, render_remediation
 from synthetics.check import Impact
 from synthetics.redact import Redactor
 from synthetics.target import Target
-from synthetics.verdict import Status, Verdict
+from synthetics.verdict import Verdict
 
 __all__ = [
     "CERTIFICATE_EXPIRING",
