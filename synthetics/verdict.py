@@ -63,6 +63,9 @@ class Verdict:
     deadline_s: float | None = None
     # Where the run ran (github, vpc, local...): fixtures/options.py `vantage`; "" when not known.
     vantage: str = ""
+    # How the checks were narrowed (`-m gate_pre`, `-k tls`, a path): "" when every check was chosen.
+    # A narrowed run judged part of the target, so it pushes nothing that could resolve an alert.
+    selection: str = ""
 
     @property
     def certificates(self) -> dict[str, str]:
@@ -79,6 +82,7 @@ class Verdict:
             "schema": SCHEMA,
             "target": self.target,
             **({"vantage": self.vantage} if self.vantage else {}),
+            **({"selection": self.selection} if self.selection else {}),
             "status": self.status,
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
@@ -121,6 +125,7 @@ def build_verdict(
     note: str = "",
     deadline_s: float | None = None,
     vantage: str = "",
+    selection: str = "",
 ) -> Verdict:
     ordered = tuple(
         sorted(
@@ -159,6 +164,7 @@ def build_verdict(
         note=bounded(note),
         deadline_s=deadline_s,
         vantage=vantage,
+        selection=selection,
     )
 
 

@@ -113,7 +113,7 @@ def test_an_inconclusive_push_keeps_the_diagnosis_and_a_healthy_one_removes_it(t
                 gateway=gateway.url,
                 job="synapse-synthetics",
                 grouping_key={"target": "prod", "vantage": run.vantage},
-                replace_group=run.status != Status.INCONCLUSIVE,
+                replace_group=run.status.judged,
                 timeout_s=5.0,
                 token="a-token-the-gateway-ignores",
             )
@@ -144,3 +144,27 @@ def test_an_inconclusive_push_keeps_the_diagnosis_and_a_healthy_one_removes_it(t
         assert diagnosed() == set()
         assert value("synthetics_healthy") == 1 and value("synthetics_last_run_timestamp_seconds") == 3000.0
         assert diagnosed("github") == expected  # the other vantage's group is its own
+
+
+def test_a_run_of_some_checks_only_pushes_nothing(tmp_path: Path) -> None:
+    """A deploy gate's `-m gate_pre` (here `-m smoke`) judged part of the target: pushed, a passing one
+    would resolve what the last whole run raised, and its heartbeat would hide a dead schedule."""
+    dead = closed_port()
+    with pushgateway(tmp_path / "pushgateway") as gateway:
+        target = tmp_path / "down.yaml"
+        target.write_text(
+            "name: down\n"
+            "homeserver: {base_url: 'https://chat.down.test', server_name: down.test}\n"
+            f"dns: {{nameservers: ['127.0.0.1:{closed_port()}']}}\n"
+            "network: {timeout_s: 1, connect_to_only: true, "
+            f"connect_to: {{'chat.down.test:443': '127.0.0.1:{dead}'}}}}\n"
+            f"reporting: {{pushgateway_url: '{gateway.url}'}}\n"
+        )
+        run = run_suite(tmp_path, f"--target={target}", "-m", "smoke", "--vantage=ci-east")
+        pushed = group_on(gateway, job="synapse-synthetics", target="down")
+    assert run.verdict["selection"] == "-m smoke", run.output[-2000:]
+    assert "metrics not pushed: the run chose some checks only (-m smoke)" in run.output
+    assert "alerts not pushed" not in run.output  # the target names no Alertmanager
+    assert pushed == {}
+    # The text file beside the verdict is still written: it is this run's, not the schedule's.
+    assert series((tmp_path / "synthetics.prom").read_text(), target="down")
