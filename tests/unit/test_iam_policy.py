@@ -4,14 +4,22 @@ tests/suite/test_least_privilege.py."""
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore
+import botocore.exceptions
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
 from parliament import analyze_policy_string
 
-from synthetics.aws import PERMISSIONS, AwsDenied, error_code
+from synthetics.aws import PERMISSIONS, AwsAccess, AwsDenied, error_code
+from synthetics.target import AwsSettings
 
 POLICY = Path(__file__).resolve().parents[2] / "deploy" / "iam-policy.json"
 CANARY_OBJECTS = "arn:aws:s3:::MEDIA-BUCKET/synthetics-canary/*"
@@ -60,3 +68,51 @@ def test_a_denial_crosses_processes_whole_naming_its_action() -> None:
         "DescribeServices",
         "AccessDeniedException",
     )
+
+
+@functools.cache
+def access() -> AwsAccess:
+    # One session and its clients for every case: making a client loads its service's model (slow).
+    session = boto3.Session(aws_access_key_id="unit", aws_secret_access_key="unit", region_name="us-east-1")
+    return AwsAccess(AwsSettings(region="us-east-1"), session, Config(region_name="us-east-1"))
+
+
+def refused(service: str, operation: str, code: str, status: int, **params: Any) -> BaseException:
+    """What a client of the suite raises when AWS answers the call with this error (stubbed, no network)."""
+    client = access().client(service)
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            botocore.xform_name(operation), service_error_code=code, http_status_code=status, expected_params=params
+        )
+        try:
+            getattr(client, botocore.xform_name(operation))(**params)
+        except botocore.exceptions.ClientError as error:
+            return error  # type: ignore[no-any-return]  # botocore ships no hints
+    raise AssertionError(f"{operation} was not refused")
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "code", "params", "action"),
+    [
+        ("ecs", "DescribeServices", "AccessDeniedException", {"services": ["s"]}, "ecs:DescribeServices"),
+        ("ec2", "DescribeInstances", "UnauthorizedOperation", {}, "ec2:DescribeInstances"),
+        ("cloudwatch", "ListMetrics", "AccessDenied", {}, "cloudwatch:ListMetrics"),
+        ("s3", "ListObjectsV2", "AccessDenied", {"Bucket": "b"}, "s3:ListBucket"),
+        ("s3control", "GetPublicAccessBlock", "", {"AccountId": "123456789012"}, "s3:GetAccountPublicAccessBlock"),
+    ],
+)
+def test_a_call_refused_for_want_of_a_permission_names_the_iam_action(
+    service: str, operation: str, code: str, params: dict[str, Any], action: str
+) -> None:
+    error = refused(service, operation, code, 403, **params)
+    assert isinstance(error, AwsDenied) and error.action == action
+    # What the code that judges refusals itself reads is unchanged.
+    assert error_code(error) == (code or "403")
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("ExpiredToken", 403), ("InvalidClientTokenId", 403), ("Throttling", 400)]
+)
+def test_other_refusals_are_not_a_missing_permission(code: str, status: int) -> None:
+    error = refused("ecs", "DescribeServices", code, status, services=["s"])
+    assert not isinstance(error, AwsDenied) and error_code(error) == code
