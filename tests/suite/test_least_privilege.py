@@ -157,7 +157,7 @@ def test_the_shipped_policy_is_all_the_suite_needs(reference: Reference, tmp_pat
     bucket = document["aws"]["s3"]["media_bucket"]
     prefix = document["aws"]["s3"].get("canary_prefix", "synthetics-canary/")
     # The credentials chain puts the environment before the file: it must not hold other keys.
-    assert not {"AWS_ACCESS_KEY_ID", "AWS_PROFILE"} & set(os.environ)
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_PROFILE"} & set(os.environ), "they would win over the credentials file"
     policy = shipped_policy()
     assert f"arn:aws:s3:::{PLACEHOLDER_BUCKET}/{prefix}*" in json.dumps(policy)
 

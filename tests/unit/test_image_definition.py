@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,39 @@ def test_the_entrypoint_runs_the_checks_from_inside_the_vpc() -> None:
     script = (REPO / "deploy" / "entrypoint.sh").read_text()
     assert "python -m pytest" in script and "SYNTHETICS_TARGET" in script
     assert parsed().envs["SYNTHETICS_VANTAGE"] == "vpc"
+
+
+def test_the_entrypoint_hands_pytest_the_target_text_as_a_private_file(tmp_path: Path) -> None:
+    # A stand-in for the image's python: what pytest would be given, and what its environment holds.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'printf "%s\\n" "$@" > "$OUT/args"\n'
+        'stat -c %a "$SYNTHETICS_TARGET" > "$OUT/mode"\n'
+        'cat "$SYNTHETICS_TARGET" > "$OUT/target"\n'
+        'echo "${SYNTHETICS_TARGET_YAML:-unset}" > "$OUT/yaml"\n'
+    )
+    fake.chmod(0o755)
+    text = "name: prod\nhomeserver: {base_url: https://synapse.internal:8008}\n"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "OUT": str(tmp_path), "SYNTHETICS_TARGET_YAML": text}
+    run = subprocess.run(
+        ["sh", str(REPO / "deploy" / "entrypoint.sh"), "-m", "triage"],
+        env=env, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "args").read_text().split() == [
+        "-m", "pytest", "-p", "no:cacheprovider", "--junitxml=reports/junit.xml", "-m", "triage",
+    ]  # fmt: skip
+    assert (tmp_path / "mode").read_text().strip() == "600"
+    # The text as given (YAML does not mind the newline the script ends it with).
+    assert (tmp_path / "target").read_text().rstrip("\n") == text.rstrip("\n")
+    assert (tmp_path / "yaml").read_text().strip() == "unset"
+    # Neither a path nor the text: it says what to set, and runs nothing.
+    bare = subprocess.run(
+        ["sh", str(REPO / "deploy" / "entrypoint.sh")],
+        env={"PATH": env["PATH"], "OUT": str(tmp_path)}, capture_output=True, text=True, timeout=10,
+        stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert bare.returncode != 0 and "SYNTHETICS_TARGET_YAML" in bare.stderr
