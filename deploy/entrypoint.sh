@@ -7,7 +7,7 @@
 set -eu
 if [ -n "${SYNTHETICS_TARGET_YAML:-}" ]; then
   umask 077
-  target=$(mktemp /tmp/target.XXXXXX.yaml)
+  target=$(mktemp "${TMPDIR:-/tmp}/target.XXXXXX.yaml")
   printf '%s\n' "$SYNTHETICS_TARGET_YAML" >"$target"
   unset SYNTHETICS_TARGET_YAML
   SYNTHETICS_TARGET=$target

@@ -108,7 +108,12 @@ def test_the_entrypoint_hands_pytest_the_target_text_as_a_private_file(tmp_path:
     )
     fake.chmod(0o755)
     text = "name: prod\nhomeserver: {base_url: https://synapse.internal:8008}\n"
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "OUT": str(tmp_path), "SYNTHETICS_TARGET_YAML": text}
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "OUT": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        "SYNTHETICS_TARGET_YAML": text,
+    }
     run = subprocess.run(
         ["sh", str(REPO / "deploy" / "entrypoint.sh"), "-m", "triage"],
         env=env, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, check=False,
