@@ -29,7 +29,8 @@ class AwsProblem(Exception):
 # Every AWS call the suite makes, by (boto3 service, operation), and the IAM action it needs, as
 # AWS names it (the Service Authorization Reference): deploy/iam-policy.json grants exactly these
 # (tests/unit/test_iam_policy.py holds the two together). Most are the operation's own name; S3's
-# are not always: a HeadBucket or ListObjectsV2 needs s3:ListBucket, and the two GetPublicAccessBlock
+# are not always: ListObjectsV2 needs s3:ListBucket (the canary lists its prefix rather than send a
+# HeadBucket, which needs the listing of the whole bucket), and the two GetPublicAccessBlock
 # operations are s3:GetBucketPublicAccessBlock (S3) and s3:GetAccountPublicAccessBlock (S3 Control).
 PERMISSIONS: Mapping[tuple[str, str], str] = {
     ("sts", "GetCallerIdentity"): "sts:GetCallerIdentity",
