@@ -5,7 +5,8 @@ a connect and read deadline and a bounded number of attempts.
 
 One private module per subject; import from the package, not from them:
 
-- `_access`: the session and its clients (`open_aws`, `AwsAccess`), `AwsProblem`, how an error is worded
+- `_access`: the session and its clients (`open_aws`, `AwsAccess`), `AwsProblem`, how an error is worded,
+  the IAM action of every call (`PERMISSIONS`) and a refusal for want of one (`AwsDenied`)
 - `_ecs`: the ECS service, its deployments and stopped tasks, polled like `aws ecs wait services-stable`
 - `_metrics`: the latest CloudWatch datapoint of a metric
 - `_rds`: the RDS instance, with its free storage and connections
@@ -16,7 +17,7 @@ One private module per subject; import from the package, not from them:
 - `_database`: a direct, read-only look at the database
 """
 
-from synthetics.aws._access import AwsAccess, AwsProblem, open_aws
+from synthetics.aws._access import PERMISSIONS, AwsAccess, AwsDenied, AwsProblem, error_code, open_aws, permission
 from synthetics.aws._database import DatabaseProbe, probe_database
 from synthetics.aws._ec2 import Ec2State, read_ec2
 from synthetics.aws._ecs import EcsState, read_ecs
@@ -39,7 +40,9 @@ from synthetics.aws._s3 import (
 __all__ = [
     "BLOCK_SETTINGS",
     "JANITOR",
+    "PERMISSIONS",
     "AwsAccess",
+    "AwsDenied",
     "AwsProblem",
     "CanaryResult",
     "DatabaseProbe",
@@ -50,8 +53,10 @@ __all__ = [
     "PublicAccess",
     "RdsState",
     "Unread",
+    "error_code",
     "latest_metric",
     "open_aws",
+    "permission",
     "probe_database",
     "public_grants",
     "read_ec2",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +24,72 @@ from synthetics.target import AwsSettings
 
 class AwsProblem(Exception):
     """AWS cannot be asked at all (credentials, profile, endpoint): one reason that names the fix."""
+
+
+# Every AWS call the suite makes, by (boto3 service, operation), and the IAM action it needs, as
+# AWS names it (the Service Authorization Reference): deploy/iam-policy.json grants exactly these
+# (tests/unit/test_iam_policy.py holds the two together). Most are the operation's own name; S3's
+# are not always: ListObjectsV2 needs s3:ListBucket (the canary lists its prefix rather than send a
+# HeadBucket, which needs the listing of the whole bucket), and the two GetPublicAccessBlock
+# operations are s3:GetBucketPublicAccessBlock (S3) and s3:GetAccountPublicAccessBlock (S3 Control).
+PERMISSIONS: Mapping[tuple[str, str], str] = {
+    ("sts", "GetCallerIdentity"): "sts:GetCallerIdentity",
+    ("ecs", "DescribeServices"): "ecs:DescribeServices",
+    ("ecs", "ListTasks"): "ecs:ListTasks",
+    ("ecs", "DescribeTasks"): "ecs:DescribeTasks",
+    ("cloudwatch", "GetMetricStatistics"): "cloudwatch:GetMetricStatistics",
+    ("rds", "DescribeDBInstances"): "rds:DescribeDBInstances",
+    ("ec2", "DescribeInstances"): "ec2:DescribeInstances",
+    ("ec2", "DescribeInstanceStatus"): "ec2:DescribeInstanceStatus",
+    ("logs", "FilterLogEvents"): "logs:FilterLogEvents",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "PutObject"): "s3:PutObject",
+    ("s3", "GetObject"): "s3:GetObject",
+    ("s3", "DeleteObject"): "s3:DeleteObject",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "GetBucketPolicyStatus"): "s3:GetBucketPolicyStatus",
+    ("s3", "GetBucketPolicy"): "s3:GetBucketPolicy",
+    ("s3", "GetBucketAcl"): "s3:GetBucketAcl",
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
+}
+
+
+def permission(service: str, operation: str) -> str:
+    """The IAM action a call needs (its operation's name under the service's prefix when unlisted)."""
+    return PERMISSIONS.get((service, operation), f"{service}:{operation}")
+
+
+# What AWS answers a caller whose role lacks the action: each service has its own code (EC2's is
+# UnauthorizedOperation); an S3 HEAD or moto's S3 Control refuses with a bare 403, no code.
+_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403", ""})
+
+
+class AwsDenied(botocore.exceptions.ClientError):  # type: ignore[misc]  # botocore ships no hints
+    """AWS refused a call for want of a permission: `action` is the IAM action to grant.
+
+    A ClientError still, so code that judges a refusal itself (the canary's write, the exposure
+    reads) sees what it always saw; a read that nothing catches reaches the check's fixture, which
+    skips the check naming the action (fixtures/evidence.py): the suite's own missing permission is
+    no finding about the homeserver, neither an outage nor a crash."""
+
+    def __init__(self, error_response: Mapping[str, Any], operation_name: str, action: str) -> None:
+        super().__init__(dict(error_response), operation_name)
+        self.action = action
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ClientError pickles back as a bare ClientError; this crosses processes whole (handover).
+        return AwsDenied, (self.response, self.operation_name, self.action)
+
+
+def _raise_denied(service: str) -> Callable[..., None]:
+    def after_call(http_response: Any, parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
+        if getattr(http_response, "status_code", 200) != 403:
+            return
+        code = str(parsed.get("Error", {}).get("Code") or "")
+        if code in _DENIED_CODES:
+            raise AwsDenied(parsed, model.name, permission(service, model.name))
+
+    return after_call
 
 
 @dataclass(frozen=True)
@@ -42,6 +108,7 @@ class AwsAccess:
                     lambda: self.session.client(service, endpoint_url=self.settings.endpoint_url, config=self.config)
                 )
                 _keep_account_out_of_an_address(made, service, self.settings.endpoint_url)
+                made.meta.events.register("after-call", _raise_denied(service))
                 self._clients[service] = made
             return self._clients[service]
 

@@ -163,7 +163,9 @@ def s3_canary(access: AwsAccess, bucket: str, prefix: str = CANARY_PREFIX) -> Ca
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     key = f"{prefix}{stamp}-{secrets.token_hex(8)}.txt"
     steps: list[str] = []
-    progress = {"step": "head-bucket"}
+    # The first call lists the canary prefix (stale canaries to sweep): it also proves the bucket
+    # exists, with nothing beyond s3:ListBucket under the prefix (HeadBucket would need the whole listing).
+    progress = {"step": "list-canaries"}
 
     def delete() -> None:
         s3.delete_object(Bucket=bucket, Key=key)
@@ -191,10 +193,10 @@ def _write_and_read_back(
     s3: Any, bucket: str, prefix: str, key: str, steps: list[str], progress: dict[str, str]
 ) -> None:
     payload = secrets.token_bytes(64)
-    s3.head_bucket(Bucket=bucket)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=100).get("Contents", [])
     steps.append(f"bucket {bucket} exists")
     progress["step"] = "sweep"
-    swept = _sweep_stale_canaries(s3, bucket, prefix)
+    swept = _sweep_stale_canaries(s3, bucket, listed)
     if swept:
         steps.append(f"deleted {swept} stale canary object(s) of earlier runs")
     progress["step"] = "put-object"
@@ -206,9 +208,8 @@ def _write_and_read_back(
     steps.append("read it back byte for byte")
 
 
-def _sweep_stale_canaries(s3: Any, bucket: str, prefix: str) -> int:
+def _sweep_stale_canaries(s3: Any, bucket: str, listed: list[dict[str, Any]]) -> int:
     cutoff = datetime.now(UTC) - STALE_CANARY
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=100).get("Contents", [])
     stale = [o["Key"] for o in listed if o["LastModified"] < cutoff and o["Key"].endswith(".txt")]
     for key in stale:
         s3.delete_object(Bucket=bucket, Key=key)
