@@ -150,6 +150,7 @@ class Deployment:
             dns_port=ports["dns"],
             closed_port=ports["edge-8448"],
             admin_port=ports["admin"],
+            metrics_port=ports["metrics"],
             moto_port=ports["moto"],
         )
         record.ready = True

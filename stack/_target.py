@@ -24,19 +24,23 @@ def target_document(
     closed_port: int,
     admin_port: int,
     moto_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> dict[str, Any]:
     edge = f"127.0.0.1:{edge_port}"
     # Synapse's internal admin listener, for the admin API the edge does not forward.
     synapse = f"127.0.0.1:{admin_port}"
     # Cloudflare does not proxy 8448: the edge holds this port bound without listening (refused).
     closed = f"127.0.0.1:{closed_port}"
-    return {
+    # Synapse's metrics listener (loopback, plain HTTP), as a run from inside reaches it.
+    metrics = f"127.0.0.1:{metrics_port}" if metrics_port is not None else None
+    document: dict[str, Any] = {
         "name": "local",
         "homeserver": {
             "base_url": f"https://{PUBLIC_HOST}",
             "server_name": SERVER_NAME,
             "delegation": f"{PUBLIC_HOST}:443",
             "admin_url": f"http://{synapse}",
+            **({"metrics_url": f"http://{metrics}/_synapse/metrics"} if metrics else {}),
         },
         "edge": {"provider": "cloudflare"},
         "tls": {"ca_bundle": str(layout.ca_pem), "min_days_remaining": 14},
@@ -73,6 +77,10 @@ def target_document(
             "canary_token_file": str(layout.canary_token),
         },
     }
+    if metrics:
+        # With connect_to_only, the metrics listener is reachable only when mapped, like the admin one.
+        document["network"]["connect_to"][metrics] = metrics
+    return document
 
 
 def write_target(
@@ -83,9 +91,16 @@ def write_target(
     closed_port: int,
     admin_port: int,
     moto_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> Path:
     document = target_document(
-        layout, edge_port, dns_port=dns_port, closed_port=closed_port, admin_port=admin_port, moto_port=moto_port
+        layout,
+        edge_port,
+        dns_port=dns_port,
+        closed_port=closed_port,
+        admin_port=admin_port,
+        moto_port=moto_port,
+        metrics_port=metrics_port,
     )
     text = yaml.safe_dump(document, sort_keys=False)
     layout.target_yaml.write_text(text)
