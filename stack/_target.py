@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ def target_document(
             "delegation": f"{PUBLIC_HOST}:443",
             "admin_url": f"http://{synapse}",
             **({"metrics_url": f"http://{metrics}/_synapse/metrics"} if metrics else {}),
+            # What this deployment runs (the Synapse installed beside it), as a deploy pipeline knows it.
+            "synapse_version": version("matrix-synapse"),
         },
         "edge": {"provider": "cloudflare"},
         "tls": {"ca_bundle": str(layout.ca_pem), "min_days_remaining": 14},
