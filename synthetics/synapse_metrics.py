@@ -19,6 +19,7 @@ from synthetics.exchange import Exchange
 
 __all__ = [
     "FAMILIES",
+    "MIN_TRANSACTIONS",
     "Sample",
     "Scrape",
     "SynapseMetrics",
@@ -44,6 +45,8 @@ FAMILIES = frozenset(
         "synapse_build_info",
     }
 )
+# How many transactions of a kind the interval must hold for their average to say the kind is slow.
+MIN_TRANSACTIONS = 3
 # Synapse's database connection pool, as its threadpool metrics name it.
 DATABASE_POOL = "database-master"
 
