@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,7 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
     closed = target["network"]["connect_to"]["chat.phenom.test:8448"]
     nameserver = target["dns"]["nameservers"][0]
     synapse = f"127.0.0.1:{state_json(deployment.state_dir)['ports']['admin']}"
+    metrics = f"127.0.0.1:{state_json(deployment.state_dir)['ports']['metrics']}"
     secrets = deployment.state_dir / "secrets"
     assert target == {
         "name": "local",
@@ -50,6 +52,8 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
             "server_name": "phenom.test",
             "delegation": "chat.phenom.test:443",
             "admin_url": f"http://{synapse}",
+            "metrics_url": f"http://{metrics}/_synapse/metrics",
+            "synapse_version": version("matrix-synapse"),
         },
         "edge": {"provider": "cloudflare"},
         "tls": {"ca_bundle": str(deployment.state_dir / "ca.pem"), "min_days_remaining": 14},
@@ -62,6 +66,7 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
                 "chat.phenom.test:8448": closed,
                 "phenom.test:8448": closed,
                 synapse: synapse,
+                metrics: metrics,
             },
             "connect_to_only": True,
             "control": {"resolvers": [nameserver], "name": "phenom.test"},
