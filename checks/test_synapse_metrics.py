@@ -90,6 +90,7 @@ def test_reactor_tick(synapse_metrics: SynapseMetrics, target: Target) -> None:
     detects=Mode.SLOW_PERFORMANCE,
     title="Synapse has file descriptors to spare under its limit",
     needs=("synapse-metrics",),
+    proven_by=("synapse-fds-near-limit",),
 )
 def test_file_descriptors(synapse_metrics: SynapseMetrics, target: Target) -> None:
     must.keep_file_descriptors(synapse_metrics, target.thresholds.open_fds_percent)

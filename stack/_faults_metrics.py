@@ -1,5 +1,5 @@
-"""Faults that Synapse's own metrics show first: its connection pool saturated by slow queries, and
-an event processor stalled on a held lock.
+"""Faults that Synapse's own metrics show first: its connection pool saturated by slow queries, an
+event processor stalled on a held lock, and its open-files limit lowered to just above its use.
 
 Each is made as production makes it (queries that wait on a lock, a write that cannot happen) and
 read back on the metrics listener before it counts as injected, as the checks read it; healing
@@ -8,6 +8,8 @@ stops what the fault started and waits until the metrics say so.
 
 from __future__ import annotations
 
+import os
+import resource
 import secrets
 import sys
 import urllib.parse
@@ -30,6 +32,13 @@ SATURATOR = "pool-saturator"
 STALLER = "processing-lock-holder"
 STALLED_TABLE = "federation_stream_position"
 PROCESSOR = "federation_sender"
+FD_FAULT = "synapse-fds-near-limit"
+FD_HOLDER = "fd-holder"
+# Idle connections held to Synapse (about 30 descriptors are open without them), and the descriptors
+# left to it under its lowered limit: 85 % of the limit in use, with room for what a run opens (with
+# only 6 spare, the run's own connections used them up and the metrics listener stopped answering).
+FD_IDLE = 120
+FD_SPARE = 25
 READY_S = 15.0
 SETTLE_S = 30.0
 
@@ -130,6 +139,50 @@ def _resume(controls: Controls) -> None:
     _settle(f"the {PROCESSOR} did not catch up", lambda: _behind(controls) <= 0)
 
 
+# -- synapse-fds-near-limit -----------------------------------------------------------------------
+
+
+def _synapse_pid(controls: Controls) -> int:
+    process = controls.record.processes.get("synapse")
+    if not is_running(process):
+        raise StackError("synapse is not running")
+    assert process is not None
+    return process.pid
+
+
+def _lower_fd_limit(controls: Controls) -> None:
+    if FD_FAULT in controls.record.extra:
+        return
+    pid = _synapse_pid(controls)
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    # Noted first, so that heal puts back what was there (as a task definition's ulimit would be fixed).
+    controls.record.extra[FD_FAULT] = {"pid": pid, "soft": soft}
+    controls.save()
+    port = str(controls.record.ports["synapse"])
+    argv = [sys.executable, "-m", "stack._fd_holder", str(controls.layout.root), port, str(FD_IDLE)]
+    _start(controls, FD_HOLDER, argv, "fd-holder.ready")
+    _settle("the idle connections did not show", lambda: (_gauge(controls, "process_open_fds") or 0) >= FD_IDLE)
+    lowered = len(os.listdir(f"/proc/{pid}/fd")) + FD_SPARE
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowered, hard))
+    _settle("its lowered file limit did not show", lambda: _gauge(controls, "process_max_fds") == lowered)
+
+
+def _restore_fd_limit(controls: Controls) -> None:
+    saved = controls.record.extra.get(FD_FAULT)
+    if saved is None:
+        return  # never injected (or already healed)
+    stop(controls.record.processes.pop(FD_HOLDER, None), grace_s=5)
+    controls.save()
+    (controls.layout.root / "fd-holder.ready").unlink(missing_ok=True)
+    pid = _synapse_pid(controls)
+    if pid == saved["pid"]:  # a Synapse started since has its own, unlowered limit
+        _, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (int(saved["soft"]), hard))
+        _settle("its file limit did not come back", lambda: _gauge(controls, "process_max_fds") == saved["soft"])
+    del controls.record.extra[FD_FAULT]
+    controls.save()
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         name=POOL_FAULT,
@@ -146,5 +199,13 @@ FAULTS: tuple[Fault, ...] = (
         "it stops processing new events",
         inject=_stall,
         heal=_resume,
+    ),
+    Fault(
+        name=FD_FAULT,
+        failure_mode="slow-performance",
+        summary=f"{FD_IDLE} idle client connections are held to Synapse and its open-files limit is lowered to "
+        f"{FD_SPARE} above the descriptors it has open (a low nofile ulimit)",
+        inject=_lower_fd_limit,
+        heal=_restore_fd_limit,
     ),
 )
