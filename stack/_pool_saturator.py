@@ -57,7 +57,11 @@ def main(state_dir: Path, port: int) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     connection = psycopg2.connect(
-        application_name=APPLICATION, connect_timeout=5, **_credentials(state_dir / "secrets" / "pgpass")
+        application_name=APPLICATION,
+        connect_timeout=5,
+        # Every wait for the lock is bounded too: a lock that cannot be had ends the process.
+        options="-c lock_timeout=5000",
+        **_credentials(state_dir / "secrets" / "pgpass"),
     )
     workers = [
         threading.Thread(target=_lookups, args=(port, token, stopping), name=f"lookup-{n}", daemon=True)
