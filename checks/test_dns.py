@@ -18,7 +18,7 @@ pytestmark = pytest.mark.parametrize("host_role", HOST_ROLES, indirect=True)
     severity=Severity.CRITICAL,
     detects=Mode.DNS_MISCONFIGURED,
     title="The host resolves (A or AAAA)",
-    proven_by=("dns-missing[chat-host]",),
+    proven_by=("dns-missing[chat-host]", "dns-missing[delegated-host]", "dns-server-name-missing[server-name]"),
 )
 def test_resolves(dns_lookups: tuple[Lookup, ...]) -> None:
     must.resolve(dns_lookups)
@@ -30,7 +30,11 @@ def test_resolves(dns_lookups: tuple[Lookup, ...]) -> None:
     detects=Mode.DNS_MISCONFIGURED,
     title="Every address of the host is Cloudflare's (proxied, orange cloud)",
     needs=("dns:{host_role}",),
-    proven_by=("dns-unproxied[chat-host]",),
+    proven_by=(
+        "dns-unproxied[chat-host]",
+        "dns-unproxied[delegated-host]",
+        "dns-server-name-unproxied[server-name]",
+    ),
 )
 def test_proxied_by_cloudflare(dns_lookups: tuple[Lookup, ...], target: Target) -> None:
     if target.edge.provider != "cloudflare":

@@ -34,6 +34,7 @@ def test_well_known_server(well_known_server: Followed, target: Target) -> None:
     detects=Mode.FEDERATION_BROKEN,
     title="Server discovery finds a host and port for the server name",
     needs=("dns:server-name", "tls:server-name"),
+    proven_by=("srv-not-available",),
 )
 def test_server_discovery(federation_resolution: Resolution) -> None:
     must.discover(federation_resolution)
@@ -45,7 +46,7 @@ def test_server_discovery(federation_resolution: Resolution) -> None:
     detects=Mode.FEDERATION_BROKEN,
     title="Federation goes to a port Cloudflare proxies",
     needs=("dns:server-name", "tls:server-name"),
-    proven_by=("wellknown-missing", "waf-challenge"),
+    proven_by=("wellknown-missing", "waf-challenge", "srv-wrong-port"),
 )
 def test_federation_port_proxied(federation_resolution: Resolution, target: Target) -> None:
     if target.edge.provider != "cloudflare":
@@ -60,7 +61,7 @@ def test_federation_port_proxied(federation_resolution: Resolution, target: Targ
     title="The federation API answers /version",
     needs=("origin", "dns:delegated-host", "tls:delegated-host"),
     reads=(Reading.EDGE_ANSWER,),
-    proven_by=("wellknown-wrong", "wellknown-missing"),
+    proven_by=("wellknown-wrong", "wellknown-missing", "srv-wrong-port", "srv-not-available"),
 )
 def test_federation_version(federation_version: Reached, request: pytest.FixtureRequest) -> None:
     must.answer_on_every_candidate(federation_version, match.status(200), match.json_key_present("server.name"))
@@ -76,7 +77,7 @@ def test_federation_version(federation_version: Reached, request: pytest.Fixture
     title="Server keys name this server, are valid and every signature verifies",
     needs=("origin", "dns:delegated-host", "tls:delegated-host"),
     reads=(Reading.EDGE_ANSWER,),
-    proven_by=("keys-invalid", "wellknown-wrong", "wellknown-missing"),
+    proven_by=("keys-invalid", "wellknown-wrong", "wellknown-missing", "srv-wrong-port", "srv-not-available"),
 )
 def test_server_keys(server_keys: Reached, target: Target) -> None:
     assert target.homeserver is not None
@@ -90,6 +91,7 @@ def test_server_keys(server_keys: Reached, target: Target) -> None:
     title="Every address of the federation host serves the same keys",
     needs=("origin", "dns:delegated-host", "tls:delegated-host"),
     reads=(Reading.EDGE_ANSWER,),
+    proven_by=("keys-differ-by-address",),
 )
 def test_keys_same_on_every_address(keys_per_address: AddressKeys, target: Target) -> None:
     assert target.homeserver is not None

@@ -12,6 +12,7 @@ from synthetics.runner import ControlReport
     severity=Severity.BLOCKER,
     detects=Mode.RUNNER_OFFLINE,
     title="The runner reaches what it should always reach (network.control)",
+    proven_by=("control-resolver-silent",),
 )
 def test_network_reachable(network_control: ControlReport) -> None:
     must.reach_the_network(network_control)

@@ -91,7 +91,10 @@ class Deployment:
         layout = self._layout
         ports: dict[str, int] = {}
         # edge-8448: held by the edge, never listening; the target maps the public names' 8448 there.
-        for name in ("postgres", "synapse", "admin", "metrics", "edge", "edge-8448", "moto"):
+        # edge-b: the edge's listener for the second address of each family (per-address probes);
+        # edge-fed: its federation listener, the port the SRV target's 8443 is mapped to.
+        names = ("postgres", "synapse", "admin", "metrics", "edge", "edge-b", "edge-fed", "edge-8448", "moto")
+        for name in names:
             port = free_port()
             while port in ports.values():
                 port = free_port()
@@ -121,7 +124,12 @@ class Deployment:
         self._record(record, "synapse", synapse)
         # The edge boots while Synapse does; it needs nothing from Synapse to start.
         _edge_process.write_config(
-            layout, port=ports["edge"], origin_port=ports["synapse"], closed_port=ports["edge-8448"]
+            layout,
+            port=ports["edge"],
+            origin_port=ports["synapse"],
+            closed_port=ports["edge-8448"],
+            address_port=ports["edge-b"],
+            federation_port=ports["edge-fed"],
         )
         edge = _edge_process.start(layout)
         self._record(record, "edge", edge)
@@ -150,6 +158,8 @@ class Deployment:
             dns_port=ports["dns"],
             closed_port=ports["edge-8448"],
             admin_port=ports["admin"],
+            address_port=ports["edge-b"],
+            federation_port=ports["edge-fed"],
             metrics_port=ports["metrics"],
             moto_port=ports["moto"],
         )

@@ -44,6 +44,22 @@ def _relative(host: str) -> str:
 
 
 CHAT_OWNER = _relative(PUBLIC_HOST)
+# The zone's federation host, proxied like the others: what an SRV record of the server name names
+# when federation is found through SRV instead of the well-known (the setting `srv_records` serves,
+# tests/suite/proofs.py). The target maps its port SRV_PORT to the edge's federation listener and its
+# 8448 to a port where nothing listens. The edge's certificate does not name it: an SRV target is
+# never the TLS name.
+FEDERATION_HOST = f"fed.{SERVER_NAME}"
+FEDERATION_OWNER = _relative(FEDERATION_HOST)
+SRV_OWNER = "_matrix-fed._tcp"  # the server name's SRV record (spec step 4; `_matrix._tcp` is step 5)
+SRV_PORT = 8443  # a port Cloudflare proxies HTTPS on
+
+
+def srv_records(port: int = SRV_PORT, target: str = FEDERATION_HOST) -> dict[str, dict[str, list[str]] | None]:
+    """A zone overlay publishing the server name's SRV record: `target`:`port` ("." for RFC 2782's
+    "decidedly not available", with port 0)."""
+    rdata = "0 0 0 ." if target == "." else f"10 5 {port} {target}."
+    return {SRV_OWNER: {"SRV": [rdata]}}
 
 
 def healthy_config(port: int) -> DnsConfig:
@@ -58,6 +74,7 @@ def healthy_config(port: int) -> DnsConfig:
         records={
             "@": {"SOA": [soa], "NS": list(NAMESERVERS), **proxied},
             CHAT_OWNER: {key: list(values) for key, values in proxied.items()},
+            FEDERATION_OWNER: {key: list(values) for key, values in proxied.items()},
         },
     )
 

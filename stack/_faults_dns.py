@@ -34,4 +34,17 @@ FAULTS: tuple[Fault, ...] = (
         "the chat host's records are deleted: its name answers NXDOMAIN",
         {_dns.CHAT_OWNER: None},
     ),
+    # The server name is the zone's apex: its SOA and NS stay (the zone must stay a zone), only the
+    # address records change, as deleting them in Cloudflare's dashboard would leave it.
+    _zone_fault(
+        "dns-server-name-unproxied",
+        f"the server name's A record is {_dns.UNPROXIED_A} (outside Cloudflare's ranges, the proxy "
+        "switched off) and its AAAA record is gone",
+        {"@": {"A": [_dns.UNPROXIED_A], "AAAA": []}},
+    ),
+    _zone_fault(
+        "dns-server-name-missing",
+        "the server name's A and AAAA records are deleted (its SOA and NS stay): it resolves to no address",
+        {"@": {"A": [], "AAAA": []}},
+    ),
 )

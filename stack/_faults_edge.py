@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from stack import _tls
+from stack._dns import PROXIED_A, PROXIED_AAAA
 from stack._fault_types import Controls, Fault
 from stack._synapse import PUBLIC_HOST, SERVER_NAME
 from stack.edge import load_config
+from stack.edge._faults import TWIN_KEY_ID
 
 WRONG_DELEGATION = "matrix.elsewhere.test:443"
 SLOW_ORIGIN_DELAY_S = 3.0  # over the target's latency_p95_ms (stack._target: 2 s)
@@ -100,6 +102,19 @@ def _metrics_blocked(controls: Controls) -> None:
         controls.edit_edge(faults={key: value for key, value in faults.items() if key != "metrics-exposed"})
 
 
+def _keys_differ(controls: Controls) -> None:
+    faults = load_config(controls.layout.edge_json).faults
+    # The listener the target maps the second address of each family to (stack._target).
+    ports = [controls.record.ports["edge-b"]]
+    controls.edit_edge(faults={**faults, "keys-differ-by-address": {"ports": ports}})
+
+
+def _keys_agree(controls: Controls) -> None:
+    faults = load_config(controls.layout.edge_json).faults
+    if "keys-differ-by-address" in faults:
+        controls.edit_edge(faults={key: value for key, value in faults.items() if key != "keys-differ-by-address"})
+
+
 def _legacy_tls(controls: Controls) -> None:
     # What heal restores: the edge's own setting (None: TLS 1.2 and 1.3), kept across processes.
     controls.record.extra.setdefault(
@@ -156,6 +171,14 @@ FAULTS: tuple[Fault, ...] = (
         "federation-broken",
         "/_matrix/key/v2/server comes through the edge with signatures that do not verify",
         {},
+    ),
+    Fault(
+        name="keys-differ-by-address",
+        failure_mode="federation-broken",
+        summary=f"two of the chat host's four addresses ({PROXIED_A[1]}, {PROXIED_AAAA[1]}) reach an origin "
+        f"that serves the server's keys signed by another key ({TWIN_KEY_ID}): a split brain",
+        inject=_keys_differ,
+        heal=_keys_agree,
     ),
     _switch(
         "slow-origin",

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from stack._aws_seed import target_section
+from stack._dns import FEDERATION_HOST, PROXIED_A, PROXIED_AAAA, SRV_PORT
 from stack._layout import Layout
 from stack._synapse import PUBLIC_HOST, SERVER_NAME
 from stack._users import CANARY_ROOM, CANARY_USER_ID
@@ -24,10 +25,17 @@ def target_document(
     dns_port: int,
     closed_port: int,
     admin_port: int,
+    address_port: int,
+    federation_port: int,
     moto_port: int | None = None,
     metrics_port: int | None = None,
 ) -> dict[str, Any]:
     edge = f"127.0.0.1:{edge_port}"
+    # The edge's listener for the second address of each family: the same edge, a port of its own,
+    # so one address can be made to answer differently (keys-differ-by-address).
+    edge_b = f"127.0.0.1:{address_port}"
+    # The edge's federation listener, where an SRV record of the server name points (srv_records).
+    federation = f"127.0.0.1:{federation_port}"
     # Synapse's internal admin listener, for the admin API the edge does not forward.
     synapse = f"127.0.0.1:{admin_port}"
     # Cloudflare does not proxy 8448: the edge holds this port bound without listening (refused).
@@ -57,6 +65,13 @@ def target_document(
                 f"{SERVER_NAME}:443": edge,
                 f"{PUBLIC_HOST}:8448": closed,
                 f"{SERVER_NAME}:8448": closed,
+                # The SRV target: Cloudflare's 8443 reaches the federation listener; nothing on 8448.
+                f"{FEDERATION_HOST}:{SRV_PORT}": federation,
+                f"{FEDERATION_HOST}:8448": closed,
+                # One address at a time (the keys of every address): the first of each family is the
+                # edge's listener, the second its other one. Only a probe of one address uses these.
+                **{_authority(address, 443): edge for address in (PROXIED_A[0], PROXIED_AAAA[0])},
+                **{_authority(address, 443): edge_b for address in (PROXIED_A[1], PROXIED_AAAA[1])},
                 # With connect_to_only, an address is reachable only when it is mapped, even to itself.
                 synapse: synapse,
             },
@@ -86,6 +101,10 @@ def target_document(
     return document
 
 
+def _authority(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def write_target(
     layout: Layout,
     edge_port: int,
@@ -93,6 +112,8 @@ def write_target(
     dns_port: int,
     closed_port: int,
     admin_port: int,
+    address_port: int,
+    federation_port: int,
     moto_port: int | None = None,
     metrics_port: int | None = None,
 ) -> Path:
@@ -102,6 +123,8 @@ def write_target(
         dns_port=dns_port,
         closed_port=closed_port,
         admin_port=admin_port,
+        address_port=address_port,
+        federation_port=federation_port,
         moto_port=moto_port,
         metrics_port=metrics_port,
     )

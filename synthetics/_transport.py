@@ -36,6 +36,7 @@ import httpcore
 import httpx
 
 from synthetics.exchange import ProbeError
+from synthetics.servername import canonical_host
 from synthetics.target import Target
 
 __all__ = [
@@ -67,7 +68,7 @@ class Route:
 
     `host`:`port` is where a client would connect (an SRV target and its port); `address` pins one
     IP address of `host` (probing each address a name resolves to). `network.connect_to` maps
-    `host`:`port` whatever the address."""
+    `host`:`port` whatever the address, unless it maps the address itself (`address:port`)."""
 
     host: str
     port: int
@@ -88,10 +89,17 @@ class ConnectionBlocked(ConnectionError):
 
 def connect_address(target: Target, host: str, port: int, route: Route | None = None) -> tuple[str, int]:
     """Where a connection to host:port (the URL's) really goes: to the `route` when there is one;
-    the `connect_to` mapping of the route's (else the URL's) host:port wins over anything else."""
+    the `connect_to` mapping of the route's (else the URL's) host:port wins over anything else, but
+    for a route that pins an address which `connect_to` maps itself (address:port): one address of a
+    name goes where that address is mapped, as `curl --resolve` pins it."""
+    connect_to = target.network.connect_to
     if route is not None:
         host, port = route.host, route.port
-    mapped = target.network.connect_to.get((host.lower(), port))
+        if route.address is not None:
+            pinned = connect_to.get((canonical_host(route.address), port))
+            if pinned is not None:
+                return pinned
+    mapped = connect_to.get((canonical_host(host), port))
     if mapped is not None:
         return mapped
     if target.network.connect_to_only:

@@ -14,7 +14,7 @@ from typing import Any
 
 from signedjson.key import decode_verify_key_bytes
 from signedjson.sign import SignatureVerifyException, verify_signed_json
-from unpaddedbase64 import decode_base64
+from unpaddedbase64 import decode_base64, encode_base64
 
 from synthetics.exchange import Exchange, describe_json, parse_json
 from synthetics.servername import (
@@ -238,6 +238,9 @@ class KeysReading:
     warnings: tuple[str, ...]
     key_ids: tuple[str, ...]
     valid_until_ts: int | None
+    # (key id, the public key in unpadded base64), by key id: what "the same keys" compares, so two
+    # origins with one key id but different keys are told apart too
+    verify_keys: tuple[tuple[str, str], ...] = ()
 
 
 def read_server_keys(document: Any, server_name: str, now_ms: int | None = None) -> KeysReading:
@@ -259,6 +262,7 @@ def read_server_keys(document: Any, server_name: str, now_ms: int | None = None)
         warnings.append(f"valid_until_ts is under an hour away ({(valid_until - now_ms) / 60000:.0f} min)")
     verify_keys = document.get("verify_keys")
     keys: dict[str, Any] = {}
+    material: dict[str, str] = {}
     if isinstance(verify_keys, dict):
         for key_id, entry in verify_keys.items():
             if not _KEY_ID.match(str(key_id)):
@@ -270,6 +274,7 @@ def read_server_keys(document: Any, server_name: str, now_ms: int | None = None)
                 if len(raw) != 32:
                     raise ValueError(f"{len(raw)} bytes, not 32")
                 keys[key_id] = decode_verify_key_bytes(key_id, raw)
+                material[key_id] = encode_base64(raw)
             except Exception as error:  # any malformed entry is a finding, not a crash
                 problems.append(f"verify key {key_id} is malformed: {error}")
     if not keys:
@@ -292,7 +297,9 @@ def read_server_keys(document: Any, server_name: str, now_ms: int | None = None)
             problems.append(f"the signature by {key_id} does not verify ({error})")
         except Exception as error:  # a document canonical JSON cannot encode is a finding, not a crash
             problems.append(f"the signature by {key_id} cannot be checked: {type(error).__name__}: {error}")
-    return KeysReading(tuple(problems), tuple(warnings), tuple(sorted(keys)), valid_until)
+    return KeysReading(
+        tuple(problems), tuple(warnings), tuple(sorted(keys)), valid_until, tuple(sorted(material.items()))
+    )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-__all__ = ["authority", "is_ip_literal", "parse_server_name", "url_host"]
+__all__ = ["authority", "canonical_host", "is_ip_literal", "parse_server_name", "url_host"]
 
 # fullmatch everywhere: `$` would let a trailing newline through ("example.org\n").
 _IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
@@ -90,6 +90,14 @@ def _not_ascii(host: str) -> str:
     except UnicodeError:
         return f"{host!r} is not a valid host name: a server name is ASCII (IDNA names in their xn-- form)"
     return f"{host!r} is not ASCII: write the name in its IDNA A-label form, {a_label!r}"
+
+
+def canonical_host(host: str) -> str:
+    """`host` (as parse_server_name returns it) as maps of hosts key it: a DNS name in lower case, an
+    IP address in its compressed form (`2606:4700::1`, as DNS answers write it)."""
+    if is_ip_literal(host):
+        return ipaddress.ip_address(host).compressed
+    return host.lower()
 
 
 def url_host(host: str) -> str:

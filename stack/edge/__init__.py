@@ -5,8 +5,12 @@ driven by that file, re-read whenever its mtime changes (see `_config.ConfigSour
 
 - request-level behaviour (routing, well-knowns, timeouts, `faults`) applies to the next
   request without a restart;
-- TLS-level behaviour (listen port, certificate, ALPN) is read at process start, so faults of
+- TLS-level behaviour (listen ports, certificate, ALPN) is read at process start, so faults of
   that kind restart the edge.
+
+It listens on `listen_port` (the zone's 443), on `address_ports` (the same, standing for more of
+the zone's addresses) and on `federation_port` (an SRV target's port, where the server name's
+host is proxied to the origin too).
 """
 
 from stack.edge._config import EdgeConfig, Timeouts, load_config, save_config

@@ -24,6 +24,8 @@ from hypercorn.protocol.h2 import H2Protocol
 from stack.edge._app import EdgeApp
 from stack.edge._config import ConfigSource, EdgeConfig
 from stack.edge._request_log import RequestLog
+from stack.edge._sni import install as record_sni
+from stack.edge._sni import remember_name
 
 TLS_CLOSE_WAIT_S = 0.5
 
@@ -72,12 +74,16 @@ class _EdgeTlsConfig(Config):
 
     Hypercorn insists on TLS 1.2 or newer (RFC 7540 asks it of HTTP/2); an edge that offers only
     older versions is a misconfiguration to reproduce, so this lowers the floor and caps the top.
+    Every context also notes the TLS name each client hello carries (`_sni`), for the request log.
     """
 
     max_tls_version: str | None = None
 
     def create_ssl_context(self) -> ssl.SSLContext | None:
         context = super().create_ssl_context()
+        if context is not None:
+            # So the request log can say which TLS name each request's connection asked for.
+            context.sni_callback = remember_name
         if context is None or self.max_tls_version is None:
             return context
         with warnings.catch_warnings():
@@ -94,7 +100,10 @@ class _EdgeTlsConfig(Config):
 def hypercorn_config(config: EdgeConfig) -> Config:
     hc = _EdgeTlsConfig()
     hc.max_tls_version = config.max_tls_version
-    hc.bind = [f"{config.listen_host}:{config.listen_port}"]
+    ports = [config.listen_port, *config.address_ports]
+    if config.federation_port is not None:
+        ports.append(config.federation_port)
+    hc.bind = [f"{config.listen_host}:{port}" for port in ports]
     hc.certfile = config.certfile
     hc.keyfile = config.keyfile
     hc.alpn_protocols = list(config.alpn)
@@ -150,6 +159,7 @@ def main(argv: list[str]) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _goaway_on_close()
     _prompt_tls_close()
+    record_sni()
     asyncio.run(run(Path(argv[0])))
     return 0
 

@@ -34,6 +34,7 @@ from stack.edge._faults import (
     is_key_path,
     is_metrics_path,
     is_send,
+    signed_by_twin_key,
     switches,
 )
 from stack.edge._pages import challenge_page, error_page, new_ray_id
@@ -94,12 +95,14 @@ class EdgeApp:
         path = _normalised(scope["path"])
         active = switches(config.faults)
         in_zone = host in (config.origin_host, config.apex_host)
+        # On the federation listener the server name's host is proxied too (the SRV target's port).
+        federation = config.federation_port is not None and _listener(scope) == config.federation_port
         # A WAF rule covers the whole zone; Cloudflare's own /cdn-cgi/ endpoints are exempt.
         if in_zone and not path.startswith("/cdn-cgi/") and active.challenges(header(scope, b"user-agent")):
             return _challenge(host, ray_id)
         if path == "/cdn-cgi/trace" and in_zone:
             return _trace(config, scope, host)
-        if host == config.origin_host:
+        if host == config.origin_host or (federation and host == config.apex_host):
             if self._blips(active, path):
                 return _error(502, scope, host, ray_id)
             return await self._proxy(config, active, scope, receive, ray_id, host, path)
@@ -144,15 +147,20 @@ class EdgeApp:
                 await asyncio.sleep(config.timeouts.read_s)
                 return _error(524, scope, host, ray_id)
             await asyncio.sleep(active.origin_delay_s)
-        rewrite_keys = active.corrupt_key_signatures and is_key_path(path) and scope["method"] == "GET"
-        if rewrite_keys:
+        rewrites: list[Callable[[bytes], bytes]] = []
+        if is_key_path(path) and scope["method"] == "GET":
+            if _listener(scope) in active.twin_key_ports:
+                rewrites.append(signed_by_twin_key)
+            if active.corrupt_key_signatures:
+                rewrites.append(corrupt_signatures)
+        if rewrites:
             # Uncompressed from the origin, so the document can be rewritten.
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
         try:
             reply = await forward(self._client, config, scope, body, ray_id, origin_url=origin_url)
-            if rewrite_keys:
-                reply = await _rewritten(reply, corrupt_signatures)
+            for rewrite in rewrites:
+                reply = await _rewritten(reply, rewrite)
         except httpx.TransportError as err:
             status = failure_status(err)
             log.warning("edge: origin failed (%s: %s) -> %d", type(err).__name__, err, status)
@@ -262,6 +270,12 @@ def _host(scope: Scope) -> str:
     if raw.startswith("["):
         return raw[: raw.find("]") + 1]
     return raw.rsplit(":", 1)[0] if ":" in raw else raw
+
+
+def _listener(scope: Scope) -> int | None:
+    """The edge's port the request came in on (it listens on several)."""
+    server = scope.get("server")
+    return int(server[1]) if server else None
 
 
 def _is_ip(host: str) -> bool:

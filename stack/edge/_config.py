@@ -45,6 +45,14 @@ class EdgeConfig:
     # Ports held bound but never listening, so connecting there is refused: Cloudflare proxies
     # only a few HTTPS ports, and the target maps 8448 (federation's default) here.
     closed_ports: list[int] = field(default_factory=list)
+    # More listeners like the one on `listen_port`, each standing for more of the zone's anycast
+    # addresses (a target maps an address there, for probes of one address): they answer as it does
+    # unless a fault switch names their port (`keys-differ-by-address`). Read at process start.
+    address_ports: list[int] = field(default_factory=list)
+    # A listener for federation on a port of its own, as Cloudflare's 8443 with an origin rule: there
+    # every host of the zone is proxied to the origin, the server name's too, so an SRV record naming
+    # this port (through `connect_to`) reaches Synapse with `Host` the server name. Read at process start.
+    federation_port: int | None = None
     # Where the edge appends one JSON line per request (host, method, path, query keys, status), so a
     # test can count what a run asked of it; None: no request log. Read at process start.
     request_log: str | None = None

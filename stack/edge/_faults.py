@@ -6,6 +6,10 @@ Each switch is named after the deployment fault that sets it and carries its par
 - `wellknown-missing`: /.well-known/matrix/server answers 404 (wins over `wellknown-wrong`);
 - `keys-invalid`: the origin's /_matrix/key/v2/server document is passed on with its signatures
   corrupted;
+- `keys-differ-by-address`: `{"ports": [N]}`: on those listeners (`address_ports`) the origin's key
+  document is replaced by one for the same server, valid and well signed, but with another key (the
+  edge's own `TWIN_KEY_ID`), as a second origin with its own signing key behind some of the zone's
+  addresses would serve;
 - `slow-origin` and `slow-origin-warning`: `{"delay_s": 3.0}` is added before every proxied response;
 - `waf-challenge`: `{"browser_tokens": ["Mozilla/"]}`; clients whose User-Agent has none of them
   get Cloudflare's managed challenge (403, `cf-mitigated: challenge`);
@@ -35,6 +39,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from signedjson.key import encode_verify_key_base64, generate_signing_key, get_verify_key
+from signedjson.sign import sign_json
+
 log = logging.getLogger(__name__)
 
 KEY_PATH = "/_matrix/key/v2/server"
@@ -60,6 +67,7 @@ class Switches:
     wellknown_server: Mapping[str, Any] | None = None
     wellknown_server_missing: bool = False
     corrupt_key_signatures: bool = False
+    twin_key_ports: frozenset[int] = frozenset()  # listeners whose key document is signed by the twin key
     origin_delay_s: float = 0.0
     challenge_tokens: tuple[str, ...] | None = None  # None: no challenge
     exposed_prefixes: frozenset[str] = frozenset()
@@ -95,6 +103,8 @@ def _parse(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"wellknown_server_missing": True}
     if name == "keys-invalid":
         return {"corrupt_key_signatures": True}
+    if name == "keys-differ-by-address":
+        return {"twin_key_ports": frozenset(int(port) for port in params["ports"])}
     if name in ("slow-origin", "slow-origin-warning"):
         delay = float(params.get("delay_s", DEFAULT_DELAY_S))
         if not 0 <= delay <= 600:
@@ -166,3 +176,36 @@ def corrupt_signatures(body: bytes) -> bytes:
         log.warning("edge: key document left as it was (%s: %s)", type(err).__name__, err)
         return body
     return json.dumps(document).encode()
+
+
+# The key a second origin would sign with: its own, under its own id (Synapse names a generated key
+# "a_" and four letters; this one cannot be Synapse's). Made once per edge process.
+TWIN_KEY_VERSION = "a_twin"
+TWIN_KEY_ID = f"ed25519:{TWIN_KEY_VERSION}"
+_twin_key: Any = None
+
+
+def _the_twin_key() -> Any:
+    global _twin_key
+    if _twin_key is None:
+        _twin_key = generate_signing_key(TWIN_KEY_VERSION)
+    return _twin_key
+
+
+def signed_by_twin_key(body: bytes) -> bytes:
+    """The origin's key document as a second origin for the same server would serve it: the same
+    server name and validity, its own verify key, signed by that key (so it verifies on its own).
+    A body that is not a key document (an error, say) is passed on unchanged."""
+    try:
+        document = json.loads(body)
+        server_name = str(document["server_name"])
+        twin = {
+            "server_name": server_name,
+            "valid_until_ts": int(document["valid_until_ts"]),
+            "verify_keys": {TWIN_KEY_ID: {"key": encode_verify_key_base64(get_verify_key(_the_twin_key()))}},
+            "old_verify_keys": {},
+        }
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        log.warning("edge: key document left as it was (%s: %s)", type(err).__name__, err)
+        return body
+    return json.dumps(sign_json(twin, server_name, _the_twin_key())).encode()

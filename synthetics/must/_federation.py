@@ -102,12 +102,19 @@ def agree_on_keys(per_address: AddressKeys, server_name: str) -> None:
         note(per_address.note)
     if not per_address.by_address:
         return
-    seen: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, tuple[tuple[str, str], ...]] = {}
     for address, exchange in per_address.by_address:
-        seen[address] = serve_valid_keys(exchange, server_name).key_ids
+        seen[address] = serve_valid_keys(exchange, server_name).verify_keys
     if len(set(seen.values())) > 1:
-        detail = "; ".join(f"{address}: {', '.join(keys)}" for address, keys in seen.items())
-        raise fail(f"the federation host's addresses serve different keys: {detail}")
+        # Key ids name the keys; the start of each public key tells apart two keys under one id.
+        detail = "; ".join(
+            f"{address}: {', '.join(f'{key_id} ({key[:8]}...)' for key_id, key in keys)}"
+            for address, keys in seen.items()
+        )
+        raise fail(
+            f"the federation host's addresses serve different keys: {detail}: other servers get a "
+            "different key depending on the address they reach, and what one key signs fails against the other"
+        )
 
 
 def advertise_homeserver(followed: Followed, base_url: str) -> None:

@@ -120,7 +120,10 @@ class Control:
 class Network:
     timeout_s: float = option(number(0.1, 120), default=5.0, doc="seconds before a probe gives up")
     connect_to: Mapping[HostPort, HostPort] = option(
-        connect_map, default_factory=dict, doc="host:port -> ip:port: where TCP goes, names kept for TLS and Host"
+        connect_map,
+        default_factory=dict,
+        doc="host:port -> ip:port: where TCP goes, names kept for TLS and Host; an address:port key maps "
+        "a probe of that one address of a name",
     )
     # The reference deployment's DNS names public Cloudflare addresses that must never receive a
     # packet from a test.

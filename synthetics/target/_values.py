@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from synthetics.servername import is_ip_literal, parse_server_name
+from synthetics.servername import canonical_host, is_ip_literal, parse_server_name
 from synthetics.target._reader import Reader, kind
 from synthetics.target._schema import Check
 
@@ -195,8 +195,9 @@ def connect_map(reader: Reader, value: Any, path: str) -> dict[HostPort, HostPor
     mapping: dict[HostPort, HostPort] = {}
     for key, address in value.items():
         key_path = f"{path}.{key}"
-        source = host_port(reader, str(key), key_path, default_port=None)
-        mapping[source] = required(_explicit_host_port)(reader, address, key_path)
+        host, port = host_port(reader, str(key), key_path, default_port=None)
+        # Keyed as connections look it up: a name in lower case, an address in its compressed form.
+        mapping[(canonical_host(host), port)] = required(_explicit_host_port)(reader, address, key_path)
     return mapping
 
 

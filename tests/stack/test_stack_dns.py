@@ -15,7 +15,8 @@ import dns.rdatatype
 import dns.resolver
 import pytest
 
-from stack import FAULTS, Deployment
+from stack import FAULTS, Deployment, _dns
+from stack._layout import Layout
 from synthetics.target import load_target
 
 pytestmark = pytest.mark.stack
@@ -48,7 +49,7 @@ CLOUDFLARE = [
         "2c0f:f248::/32",
     ]
 ]
-HOSTS = ("chat.phenom.test", "phenom.test")
+HOSTS = ("chat.phenom.test", "phenom.test", "fed.phenom.test")
 TIMEOUT_S = 2.0
 
 
@@ -207,6 +208,43 @@ def test_dns_missing(deployment: Deployment, nameserver: tuple[str, int], zone_r
     assert_healthy(nameserver)
 
 
+@pytest.mark.parametrize(
+    ("fault", "v4"),
+    [("dns-server-name-missing", set()), ("dns-server-name-unproxied", {"203.0.113.10"})],
+)
+def test_server_name_faults_change_the_apex_address_records_only(
+    deployment: Deployment, nameserver: tuple[str, int], zone_restored: None, fault: str, v4: set[str]
+) -> None:
+    with deployment.injected(fault):
+        for tcp in (False, True):
+            response = ask(nameserver, "phenom.test", "A", tcp=tcp)
+            assert response.rcode() == dns.rcode.NOERROR  # the apex exists: NODATA or the new address
+            assert {rdata.to_text() for rrset in response.answer for rdata in rrset} == v4
+            assert ask(nameserver, "phenom.test", "AAAA", tcp=tcp).answer == []
+        # The zone is still a zone (its SOA and NS stay), and the other names are untouched.
+        assert addresses(nameserver, "phenom.test", "NS") and addresses(nameserver, "phenom.test", "SOA")
+        assert all(in_cloudflare(a) for a in addresses(nameserver, "chat.phenom.test", "A"))
+    assert_healthy(nameserver)
+
+
+def test_the_srv_overlay_names_the_federation_host(
+    deployment: Deployment, nameserver: tuple[str, int], zone_restored: None
+) -> None:
+    # What tests/suite/proofs.py's discovered_by_srv serves: the server name's _matrix-fed._tcp record.
+    srv = "_matrix-fed._tcp.phenom.test"
+    assert ask(nameserver, srv, "SRV").rcode() == dns.rcode.NXDOMAIN
+    layout = Layout(deployment.state_dir)
+    _dns.set_overlay(layout, "srv-test", _dns.srv_records())
+    try:
+        assert addresses(nameserver, srv, "SRV") == {"10 5 8443 fed.phenom.test."}
+        _dns.set_overlay(layout, "srv-test-dot", _dns.srv_records(target="."))
+        assert addresses(nameserver, srv, "SRV") == {"0 0 0 ."}
+    finally:
+        _dns.clear_overlay(layout, "srv-test-dot")
+        _dns.clear_overlay(layout, "srv-test")
+    assert ask(nameserver, srv, "SRV").rcode() == dns.rcode.NXDOMAIN
+
+
 def test_dns_faults_heal_in_any_order(deployment: Deployment, nameserver: tuple[str, int], zone_restored: None) -> None:
     try:
         deployment.fault("dns-unproxied")
@@ -236,4 +274,5 @@ def test_invalid_zone_file_keeps_the_last_good_zone(deployment: Deployment, name
 
 
 def test_dns_faults_name_their_failure_mode() -> None:
-    assert FAULTS["dns-unproxied"] == FAULTS["dns-missing"] == "dns-misconfigured"
+    names = ("dns-unproxied", "dns-missing", "dns-server-name-unproxied", "dns-server-name-missing")
+    assert {FAULTS[name] for name in names} == {"dns-misconfigured"}

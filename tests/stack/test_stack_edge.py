@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import ssl
@@ -14,7 +15,10 @@ import pytest
 import yaml
 
 from stack import Deployment
+from stack._dns import FEDERATION_HOST, PROXIED_A, SRV_PORT
 from stack.edge import Timeouts
+from synthetics.probe import Route, http_client
+from synthetics.target import load_target
 from tests.stack._helpers import edge_client, edge_config_changed
 
 pytestmark = pytest.mark.stack
@@ -93,6 +97,43 @@ def test_admin_and_metrics_not_proxied(client: httpx.Client, path: str) -> None:
     response = client.get(f"{BASE}{path}")
     assert response.status_code == 404
     assert_cloudflare(response)
+
+
+def test_the_federation_listener_proxies_the_server_names_federation_api(deployment: Deployment) -> None:
+    # Where an SRV record of the server name points (fed.phenom.test:8443 -> the edge's federation
+    # listener): there Host phenom.test reaches Synapse, as a Cloudflare origin rule for 8443 would.
+    target = load_target(deployment.target_path)
+    with http_client(target, route=Route(FEDERATION_HOST, SRV_PORT)) as federation:
+        keys = federation.get(f"{APEX}/_matrix/key/v2/server")
+        assert keys.status_code == 200 and keys.json()["server_name"] == "phenom.test"
+        assert_cloudflare(keys)
+        assert federation.get(f"{APEX}/_matrix/federation/v1/version").json()["server"]["name"] == "Synapse"
+        # The edge's blocked prefixes hold there too.
+        assert federation.get(f"{APEX}/_synapse/admin/v1/server_version").status_code == 404
+
+
+def test_the_request_log_says_which_listener_and_names_each_request_came_with(deployment: Deployment) -> None:
+    log = deployment.state_dir / "edge-requests.jsonl"
+    offset = log.stat().st_size
+    target = load_target(deployment.target_path)
+    second = PROXIED_A[1]  # the chat host's second IPv4 address, mapped to the edge's other listener
+    with (
+        http_client(target, route=Route(FEDERATION_HOST, SRV_PORT)) as federation,
+        http_client(target, route=Route("chat.phenom.test", 443, second)) as by_address,
+        http_client(target, http2=False) as plain,
+    ):
+        federation.get(f"{APEX}/_matrix/federation/v1/version")
+        by_address.get(f"{BASE}/_matrix/client/versions")
+        plain.get(f"{BASE}/_matrix/client/versions", headers={"host": "Chat.Phenom.Test:443"})
+    with open(log, encoding="utf-8") as lines:
+        lines.seek(offset)
+        seen = [json.loads(line) for line in lines.read().splitlines() if line.strip()]
+    ports = target.network.connect_to
+    assert [(r["host"], r["authority"], r["port"], r["sni"], r["status"]) for r in seen] == [
+        ("phenom.test", "phenom.test", ports[(FEDERATION_HOST, SRV_PORT)][1], "phenom.test", 200),
+        ("chat.phenom.test", "chat.phenom.test", ports[(second, 443)][1], "chat.phenom.test", 200),
+        ("chat.phenom.test", "Chat.Phenom.Test:443", ports[("chat.phenom.test", 443)][1], "chat.phenom.test", 200),
+    ]
 
 
 def test_unknown_host_gets_a_cloudflare_error(client: httpx.Client) -> None:

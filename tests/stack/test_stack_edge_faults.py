@@ -15,6 +15,9 @@ from signedjson.sign import SignatureVerifyException, verify_signed_json
 from unpaddedbase64 import decode_base64
 
 from stack import FAULTS, Deployment
+from stack._dns import PROXIED_A, PROXIED_AAAA
+from stack.edge._faults import TWIN_KEY_ID
+from synthetics.probe import Route, http_client
 from synthetics.target import load_target
 from tests.stack._helpers import edge_client, pids
 
@@ -107,6 +110,29 @@ def test_keys_invalid(deployment: Deployment, client: httpx.Client, edge_restore
         with pytest.raises(SignatureVerifyException):
             verify_keys(faulty)
     verify_keys(client.get(KEYS).json())
+
+
+def test_keys_differ_by_address(deployment: Deployment, client: httpx.Client, edge_restored: None) -> None:
+    target = load_target(deployment.target_path)
+
+    def keys_at(address: str) -> dict[str, Any]:
+        with http_client(target, route=Route("chat.phenom.test", 443, address)) as one_address:
+            document: dict[str, Any] = one_address.get(KEYS).json()
+        verify_keys(document)  # valid and well signed, whichever origin it comes from
+        return document
+
+    addresses = (*PROXIED_A, *PROXIED_AAAA)
+    healthy = client.get(KEYS).json()["verify_keys"]
+    assert all(keys_at(address)["verify_keys"] == healthy for address in addresses)
+    with deployment.injected("keys-differ-by-address"):
+        served = {address: keys_at(address) for address in addresses}
+        # The first address of each family reaches Synapse; the second, an origin with its own key.
+        assert [served[a]["verify_keys"] == healthy for a in addresses] == [True, False, True, False]
+        for address in (PROXIED_A[1], PROXIED_AAAA[1]):
+            assert served[address]["server_name"] == "phenom.test"
+            assert list(served[address]["verify_keys"]) == [TWIN_KEY_ID]
+        assert client.get(KEYS).json()["verify_keys"] == healthy  # the chat host's own name: unchanged
+    assert all(keys_at(address)["verify_keys"] == healthy for address in addresses)
 
 
 def test_slow_origin(deployment: Deployment, client: httpx.Client, edge_restored: None) -> None:
@@ -215,6 +241,7 @@ def test_edge_faults_name_their_failure_mode() -> None:
         "wellknown-wrong": "federation-broken",
         "wellknown-missing": "federation-broken",
         "keys-invalid": "federation-broken",
+        "keys-differ-by-address": "federation-broken",
         "slow-origin": "slow-performance",
         "cert-expiring": "tls-certificate",
         "admin-exposed": "security-exposure",

@@ -42,8 +42,10 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
     edge = target["network"]["connect_to"]["chat.phenom.test:443"]
     closed = target["network"]["connect_to"]["chat.phenom.test:8448"]
     nameserver = target["dns"]["nameservers"][0]
-    synapse = f"127.0.0.1:{state_json(deployment.state_dir)['ports']['admin']}"
-    metrics = f"127.0.0.1:{state_json(deployment.state_dir)['ports']['metrics']}"
+    ports = state_json(deployment.state_dir)["ports"]
+    synapse = f"127.0.0.1:{ports['admin']}"
+    edge_b, federation = f"127.0.0.1:{ports['edge-b']}", f"127.0.0.1:{ports['edge-fed']}"
+    metrics = f"127.0.0.1:{ports['metrics']}"
     secrets = deployment.state_dir / "secrets"
     assert target == {
         "name": "local",
@@ -65,6 +67,15 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
                 "phenom.test:443": edge,
                 "chat.phenom.test:8448": closed,
                 "phenom.test:8448": closed,
+                # The SRV target an SRV record of the server name may name: the federation listener.
+                "fed.phenom.test:8443": federation,
+                "fed.phenom.test:8448": closed,
+                # The chat host's addresses one by one: the first of each family the edge, the second
+                # the edge's other listener.
+                "104.21.32.17:443": edge,
+                "[2606:4700:3034::6815:2011]:443": edge,
+                "172.67.150.201:443": edge_b,
+                "[2606:4700:3037::ac43:96c9]:443": edge_b,
                 synapse: synapse,
                 metrics: metrics,
             },

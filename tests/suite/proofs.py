@@ -3,8 +3,9 @@
 A check declares `proven_by=(name, ...)` (synthetics/check.py); each name is either a fault of the
 reference deployment (`stack.FAULTS`, `python -m stack fault --list`) or one of the `PROOFS` here:
 things that break what a check looks at but are not faults of `stack/`, because they change a copy
-of the target (a threshold, a trust store), set up what the deployment does not run (an EC2
-instance) or poke its moto AWS or its edge directly. Both kinds look the same to the proof test
+of the target (a threshold, a trust store, the runner's control), set up what the deployment does
+not run (an EC2 instance, federation found through SRV) or poke its moto AWS, its edge or its zone
+directly. Both kinds look the same to the proof test
 (tests/suite/test_proofs.py): `proof(name)` breaks the thing, hands the broken run its target and
 what that run must show beyond the declarations, and heals it.
 
@@ -15,6 +16,7 @@ test harness; a proof that needs a target variant or a CA of its own belongs wit
 from __future__ import annotations
 
 import contextlib
+import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -28,14 +30,15 @@ import trustme
 import yaml
 from botocore.config import Config
 
-from stack import FAULTS
+from stack import FAULTS, _dns
 from stack._aws_seed import HEALTHY_METRICS, NAMES
+from stack._layout import Layout
 from synthetics.catalogue import Mode
 from synthetics.verdict import Status
 from tests.stack._helpers import edge_config_changed
 from tests.suite.conftest import Reference
 
-__all__ = ["PROOFS", "PROVES_NOTHING_YET", "Broken", "Proof", "Seen", "known", "proof"]
+__all__ = ["PROOFS", "PROVES_NOTHING_YET", "Broken", "Proof", "Seen", "discovered_by_srv", "known", "proof"]
 
 
 @dataclass(frozen=True)
@@ -280,6 +283,80 @@ _rds_storage_low = _metrics(
 )
 
 
+# -- federation found through SRV (spec step 4) -----------------------------------------------------
+# The reference deployment delegates through /.well-known/matrix/server (step 3). Synapse serves one
+# server name, so the SRV path is proven for that name, with the well-known gone as a deployment that
+# federates by SRV has none: other servers then ask _matrix-fed._tcp.phenom.test, reach the SRV
+# target's port (the edge's federation listener, Synapse behind it) and name phenom.test in SNI and
+# Host there, as the spec says for step 4.
+
+SRV_OVERLAY = "srv-discovery"  # the setting's overlay in dns.json (applied before any proof's own)
+
+
+@contextlib.contextmanager
+def discovered_by_srv(reference: Reference, directory: Path) -> Iterator[Path]:
+    """Federation found through SRV: the edge answers 404 for /.well-known/matrix/server (the
+    wellknown-missing fault's switch, here the deployment's design), the zone publishes
+    `_matrix-fed._tcp.phenom.test` -> `fed.phenom.test:8443`, which the reference target maps to the
+    edge's federation listener, and a variant of the target names no delegation (there is none)."""
+    layout = Layout(reference.deployment.state_dir)
+    with reference.deployment.injected("wellknown-missing"):
+        _dns.set_overlay(layout, SRV_OVERLAY, _dns.srv_records())
+        try:
+            yield _variant(reference.target, directory, lambda d: d["homeserver"].pop("delegation"))
+        finally:
+            _dns.clear_overlay(layout, SRV_OVERLAY)
+
+
+def _zone_overlay(name: str, overlay: dict[str, dict[str, list[str]] | None], seen: Seen) -> Breaks:
+    """An overlay on the zone, over the setting's (the DNS server serves it on its next query)."""
+
+    @contextlib.contextmanager
+    def breaks(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+        layout = Layout(reference.deployment.state_dir)
+        _dns.set_overlay(layout, name, overlay)
+        try:
+            yield Broken(target, seen)
+        finally:
+            _dns.clear_overlay(layout, name)
+
+    return breaks
+
+
+_srv_wrong_port = _zone_overlay(
+    "srv-wrong-port",
+    _dns.srv_records(port=8448),
+    Seen(
+        says={
+            "federation.federation_version": (f"{_dns.FEDERATION_HOST}:8448", "refused"),
+            "federation.federation_port_proxied": (
+                f"{_dns.FEDERATION_HOST}:8448",
+                "4: SRV _matrix-fed._tcp.phenom.test",
+            ),
+        }
+    ),
+)
+_srv_not_available = _zone_overlay(
+    "srv-not-available",
+    _dns.srv_records(target="."),
+    Seen(says={"federation.server_discovery": ("decidedly not available", "_matrix-fed._tcp.phenom.test")}),
+)
+
+
+# -- the runner's own control silent, chat fine -------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _control_resolver_silent(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+    # A loopback UDP port held by a socket that never reads: every query to it goes unanswered, as
+    # when the runner's own resolver is gone, while the target's nameservers answer as ever.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        cut_off = _variant(target, directory, lambda d: d["network"]["control"].update(resolvers=[f"127.0.0.1:{port}"]))
+        yield Broken(cut_off, Seen(says={"runner.network_reachable": ("reached none of its controls",)}))
+
+
 _PROOFS = (
     Proof(
         name="ec2-instance-stopped",
@@ -317,6 +394,30 @@ _PROOFS = (
         failure_mode=Mode.DEPLOYMENT_UNSTABLE,
         summary=f"a variant of the target expects Synapse {_NEXT_VERSION} (homeserver.synapse_version): another runs",
         breaks=_synapse_version_unexpected,
+    ),
+    Proof(
+        name="srv-wrong-port",
+        failure_mode=Mode.FEDERATION_BROKEN,
+        summary="federation is found through SRV (no well-known; _matrix-fed._tcp.phenom.test names "
+        "fed.phenom.test:8443), and the SRV record names port 8448, where nothing listens",
+        breaks=_srv_wrong_port,
+        setting=discovered_by_srv,
+    ),
+    Proof(
+        name="srv-not-available",
+        failure_mode=Mode.FEDERATION_BROKEN,
+        summary="federation is found through SRV (no well-known), and the SRV record's target is '.': "
+        "RFC 2782's 'service decidedly not available'",
+        breaks=_srv_not_available,
+        setting=discovered_by_srv,
+    ),
+    Proof(
+        name="control-resolver-silent",
+        failure_mode=Mode.RUNNER_OFFLINE,
+        summary="a variant of the target names a runner control resolver that never answers (a loopback "
+        "port held by a socket that reads nothing), while chat is fine",
+        breaks=_control_resolver_silent,
+        status=Status.INCONCLUSIVE,
     ),
     Proof(
         name="trust-store-without-edge-ca",

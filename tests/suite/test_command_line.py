@@ -121,3 +121,13 @@ def test_the_targets_vantage_wins_and_shows_its_source_and_a_bad_one_is_a_usage_
     run = run_suite(tmp_path, "--target=prod", "--collect-only", "-q", env={"SYNTHETICS_VANTAGE": "a b"})
     assert run.returncode == 4 and "--vantage (env SYNTHETICS_VANTAGE) must be a plain name" in run.output, run.output
     assert "Traceback" not in run.output
+
+
+def test_a_check_run_has_no_per_test_log_capture(tmp_path: Path) -> None:
+    # The survey's probe threads import libraries (each adding its logger) while the checks run, and
+    # pytest's log capture iterates the logger dict at every test phase: a check errored with
+    # "dictionary changed size during iteration" before pytest.ini blocked the plugin.
+    run = run_suite(tmp_path, "--target=prod", "--collect-only", "-q", "--trace-config")
+    assert run.returncode == 0, run.output
+    assert "PLUGIN registered: <_pytest.logging.LoggingPlugin" not in run.output, run.output[-2000:]
+    assert "PLUGIN registered: <module 'fixtures.survey'" in run.output, run.output[-2000:]

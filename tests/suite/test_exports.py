@@ -47,18 +47,23 @@ def without(found: Series, *labels: str) -> Series:
     return {(name, tuple(kv for kv in pairs if kv[0] not in labels)): value for (name, pairs), value in found.items()}
 
 
+def down_target(directory: Path, gateway: Engine) -> Path:
+    """A target whose resolver and chat host refuse at once (a fast failing run), pushing to `gateway`."""
+    path = directory / "down.yaml"
+    path.write_text(
+        "name: down\n"
+        "homeserver: {base_url: 'https://chat.down.test', server_name: down.test}\n"
+        f"dns: {{nameservers: ['127.0.0.1:{closed_port()}']}}\n"
+        "network: {timeout_s: 1, connect_to_only: true, "
+        f"connect_to: {{'chat.down.test:443': '127.0.0.1:{closed_port()}'}}}}\n"
+        f"reporting: {{pushgateway_url: '{gateway.url}'}}\n"
+    )
+    return path
+
+
 def test_a_failing_run_is_exported_for_prometheus_ci_and_junit(tmp_path: Path) -> None:
-    dead = closed_port()
     with pushgateway(tmp_path / "pushgateway") as gateway:
-        target = tmp_path / "down.yaml"
-        target.write_text(
-            "name: down\n"
-            "homeserver: {base_url: 'https://chat.down.test', server_name: down.test}\n"
-            f"dns: {{nameservers: ['127.0.0.1:{closed_port()}']}}\n"
-            "network: {timeout_s: 1, connect_to_only: true, "
-            f"connect_to: {{'chat.down.test:443': '127.0.0.1:{dead}'}}}}\n"
-            f"reporting: {{pushgateway_url: '{gateway.url}'}}\n"
-        )
+        target = down_target(tmp_path, gateway)
         summary = tmp_path / "step-summary.md"
         run = run_suite(tmp_path, f"--target={target}", f"--junitxml={tmp_path / 'junit.xml'}", "--vantage=ci-east",
                         env={"GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
@@ -149,17 +154,8 @@ def test_an_inconclusive_push_keeps_the_diagnosis_and_a_healthy_one_removes_it(t
 def test_a_run_of_some_checks_only_pushes_nothing(tmp_path: Path) -> None:
     """A deploy gate's `-m gate_pre` (here `-m smoke`) judged part of the target: pushed, a passing one
     would resolve what the last whole run raised, and its heartbeat would hide a dead schedule."""
-    dead = closed_port()
     with pushgateway(tmp_path / "pushgateway") as gateway:
-        target = tmp_path / "down.yaml"
-        target.write_text(
-            "name: down\n"
-            "homeserver: {base_url: 'https://chat.down.test', server_name: down.test}\n"
-            f"dns: {{nameservers: ['127.0.0.1:{closed_port()}']}}\n"
-            "network: {timeout_s: 1, connect_to_only: true, "
-            f"connect_to: {{'chat.down.test:443': '127.0.0.1:{dead}'}}}}\n"
-            f"reporting: {{pushgateway_url: '{gateway.url}'}}\n"
-        )
+        target = down_target(tmp_path, gateway)
         run = run_suite(tmp_path, f"--target={target}", "-m", "smoke", "--vantage=ci-east")
         pushed = group_on(gateway, job="synapse-synthetics", target="down")
     assert run.verdict["selection"] == "-m smoke", run.output[-2000:]

@@ -3,7 +3,9 @@ connection goes, and the `Host` header and SNI a loopback TLS server receives th
 
 DNS (SRV included) comes from a loopback DNS server; every connection goes where the target's
 `network.connect_to` maps it (`connect_to_only`), so nothing leaves the machine. Each test names
-the step it covers; the pure rules are in tests/unit/test_federation.py.
+the step it covers; the pure rules are in tests/unit/test_federation.py. The last tests take step 4
+to the reference deployment: its zone's SRV record, its edge's federation listener and real
+Synapse's federation API and keys behind it.
 """
 
 from __future__ import annotations
@@ -23,16 +25,20 @@ import pytest
 import trustme
 import yaml
 
-from fixtures.surface import FEDERATION_VERSION, KEYS_PER_ADDRESS, WELL_KNOWN_CLIENT
+from fixtures.surface import FEDERATION_VERSION, KEYS_PER_ADDRESS, SERVER_KEYS, WELL_KNOWN_CLIENT
+from stack._dns import FEDERATION_HOST, PROXIED_A, PROXIED_AAAA, SRV_PORT
+from stack._synapse import SERVER_NAME
 from synthetics import must
 from synthetics.catalogue import Mode
 from synthetics.check import CheckInfo, Severity, current_check
 from synthetics.exchange import Followed
-from synthetics.federation import Reached
+from synthetics.federation import Candidate, Reached, read_server_keys
 from synthetics.layers import Layer
 from synthetics.probe import Prober
 from synthetics.survey import Probe, RunSettings, Survey
 from synthetics.target import load_target
+from tests.suite.conftest import Reference
+from tests.suite.proofs import discovered_by_srv
 from tests.support.dns_responder import DnsResponder
 from tests.support.loopback import LoopbackServer, read_request_head
 
@@ -306,3 +312,64 @@ def test_a_client_well_known_redirect_loop_fails(tmp_path: Path, ca: trustme.CA)
     client_check()
     with pytest.raises(must.CheckFailed, match="redirect loop"):
         must.advertise_homeserver(followed, "https://chat.example.test")
+
+
+# -- step 4 on the reference deployment: real DNS, the edge's listeners, real Synapse behind them ----
+
+
+class EdgeRequests:
+    """What the reference edge's request log gains from now on (one JSON line per request: host,
+    authority, path, status, and the listener's port and the TLS name the connection came with)."""
+
+    def __init__(self, reference: Reference) -> None:
+        self.path = reference.deployment.state_dir / "edge-requests.jsonl"
+        self.offset = self.path.stat().st_size
+
+    def federation(self) -> list[dict[str, Any]]:
+        with open(self.path, encoding="utf-8") as log:
+            log.seek(self.offset)
+            lines = [json.loads(line) for line in log.read().splitlines() if line.strip()]
+        return [line for line in lines if line["path"].startswith("/_matrix/")]
+
+
+@pytest.mark.stack
+def test_step_4_on_the_reference_deployment_reaches_synapse_at_the_srv_target_with_the_server_name(
+    reference: Reference, tmp_path: Path
+) -> None:
+    requests = EdgeRequests(reference)
+    with discovered_by_srv(reference, tmp_path) as path:
+        version: Reached = result(path, FEDERATION_VERSION)
+        keys: Reached = result(path, SERVER_KEYS)
+    resolution = version.resolution
+    assert resolution.step == "4", resolution.describe()
+    assert resolution.candidates == (Candidate(FEDERATION_HOST, SRV_PORT),)
+    # Where TCP goes is the SRV target; what the requests name is the server name, without a port.
+    assert (resolution.host, resolution.host_header) == (SERVER_NAME, SERVER_NAME)
+    [(_, answered)] = version.by_candidate
+    assert answered.status == 200 and answered.json()["server"]["name"] == "Synapse", answered.summary()
+    assert f"connected to {FEDERATION_HOST}:{SRV_PORT}" in answered.request_line
+    [(_, served)] = keys.by_candidate
+    assert read_server_keys(served.json(), SERVER_NAME).problems == (), served.summary()
+    # The edge saw both on its federation listener (the port the target maps the SRV target's 8443
+    # to), each with SNI and Host the server name: no federation request went anywhere else.
+    listener = load_target(path).network.connect_to[(FEDERATION_HOST, SRV_PORT)][1]
+    seen = sorted((r["path"], r["port"], r["sni"], r["authority"], r["status"]) for r in requests.federation())
+    assert seen == [
+        ("/_matrix/federation/v1/version", listener, SERVER_NAME, SERVER_NAME, 200),
+        ("/_matrix/key/v2/server", listener, SERVER_NAME, SERVER_NAME, 200),
+    ]
+
+
+@pytest.mark.stack
+def test_every_address_of_the_federation_host_is_probed_at_its_own_listener(reference: Reference) -> None:
+    # The reference target maps each of the chat host's four addresses (address:443) to an edge
+    # listener of its own family's pair, so the keys of every address are fetched one by one.
+    requests = EdgeRequests(reference)
+    per_address = result(reference.target, KEYS_PER_ADDRESS)
+    assert per_address.note == ""
+    assert [address for address, _exchange in per_address.by_address] == [*PROXIED_A, *PROXIED_AAAA]
+    assert all(exchange.status == 200 for _address, exchange in per_address.by_address)
+    connect_to = load_target(reference.target).network.connect_to
+    expected = sorted(connect_to[(address, 443)][1] for address in (*PROXIED_A, *PROXIED_AAAA))
+    assert sorted(r["port"] for r in requests.federation()) == expected
+    assert len(set(expected)) == 2  # the edge's two listeners

@@ -6,8 +6,13 @@ import pytest
 from signedjson.key import encode_verify_key_base64, generate_signing_key, get_verify_key
 from signedjson.sign import sign_json
 
+from synthetics import must
+from synthetics.catalogue import Mode
+from synthetics.check import CheckInfo, Severity, current_check
+from synthetics.exchange import Exchange
 from synthetics.federation import (
     MAX_SRV_CANDIDATES,
+    AddressKeys,
     Resolution,
     SrvLookup,
     SrvRecord,
@@ -18,6 +23,7 @@ from synthetics.federation import (
     read_well_known_server,
     resolve_delegation,
 )
+from synthetics.layers import Layer
 
 NOW_MS = 1_800_000_000_000
 
@@ -277,8 +283,10 @@ def signed_keys(server_name: str = "example.org", valid_until: int = NOW_MS + 86
 
 
 def test_a_signed_keys_document_reads_clean() -> None:
-    reading = read_server_keys(signed_keys(), "example.org", NOW_MS)
+    document = signed_keys()
+    reading = read_server_keys(document, "example.org", NOW_MS)
     assert reading.problems == () and reading.key_ids == ("ed25519:a_test",)
+    assert reading.verify_keys == (("ed25519:a_test", document["verify_keys"]["ed25519:a_test"]["key"]),)  # type: ignore[index]
 
 
 def test_a_tampered_signature_does_not_verify() -> None:
@@ -300,3 +308,33 @@ def test_expired_foreign_or_keyless_documents_are_problems() -> None:
     )
     soon = read_server_keys(signed_keys(valid_until=NOW_MS + 600_000), "example.org", NOW_MS)
     assert soon.problems == () and soon.warnings
+
+
+KEYS_CHECK = CheckInfo(
+    "federation.keys_same_on_every_address", "t", Layer.FEDERATION, Severity.NORMAL, Mode.FEDERATION_BROKEN
+)
+
+
+def _per_address(*documents: dict[str, object]) -> AddressKeys:
+    exchanges = tuple(
+        (f"104.16.0.{n}", Exchange("GET", "https://example.org/_matrix/key/v2/server", status=200,
+                                    headers={"content-type": "application/json"}, body=json.dumps(d).encode()))
+        for n, d in enumerate(documents, start=1)
+    )  # fmt: skip
+    return AddressKeys("", exchanges)
+
+
+def test_every_address_serving_the_same_keys_agrees() -> None:
+    document = signed_keys()
+    must.agree_on_keys(_per_address(document, document), "example.org")
+
+
+def test_addresses_serving_other_keys_under_the_same_key_id_disagree() -> None:
+    # Two origins whose keys share an id (each made its own a_test key): the ids alone would agree.
+    first, second = signed_keys(), signed_keys()
+    check = current_check.set(KEYS_CHECK)
+    try:
+        with pytest.raises(must.CheckFailed, match=r"serve different keys: 104\.16\.0\.1: ed25519:a_test \("):
+            must.agree_on_keys(_per_address(first, second), "example.org")
+    finally:
+        current_check.reset(check)

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
+from synthetics.probe import ConnectionBlocked, Route, connect_address
 from synthetics.target import Target, TargetError, describe, load_target, parse_target
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,6 +69,35 @@ def test_aws_names_a_shared_credentials_file_relative_to_the_target(tmp_path: Pa
 def test_connect_to_maps_host_port_pairs() -> None:
     target = parse(with_key("network.connect_to", {"chat.example.org:443": "127.0.0.1:8443"}))
     assert target.network.connect_to == {("chat.example.org", 443): ("127.0.0.1", 8443)}
+
+
+def test_connect_to_is_keyed_as_connections_look_it_up() -> None:
+    # A name in lower case, an address in its compressed form (as DNS answers write it).
+    mapping = {"Chat.Example.ORG:443": "127.0.0.1:1", "[2606:4700:0:0::0AC4:1]:443": "127.0.0.1:2"}
+    target = parse(with_key("network.connect_to", mapping))
+    assert target.network.connect_to == {
+        ("chat.example.org", 443): ("127.0.0.1", 1),
+        ("2606:4700::ac4:1", 443): ("127.0.0.1", 2),
+    }
+
+
+def test_a_route_pinning_a_mapped_address_goes_where_that_address_is_mapped() -> None:
+
+    mapping = {
+        "chat.example.org:443": "127.0.0.1:1",
+        "104.16.0.1:443": "127.0.0.1:2",
+        "[2606:4700::1]:443": "127.0.0.1:3",
+    }
+    target = parse(with_key("network", {"connect_to": mapping, "connect_to_only": True}))
+    url = ("chat.example.org", 443)
+    assert connect_address(target, *url) == ("127.0.0.1", 1)
+    # One address of the name, as `curl --resolve` pins it, where connect_to maps that address itself.
+    assert connect_address(target, *url, Route("chat.example.org", 443, "104.16.0.1")) == ("127.0.0.1", 2)
+    assert connect_address(target, *url, Route("chat.example.org", 443, "2606:4700:0::1")) == ("127.0.0.1", 3)
+    # An address the map does not name goes where the name is mapped; no address, where the route's host is.
+    assert connect_address(target, *url, Route("chat.example.org", 443, "104.16.0.2")) == ("127.0.0.1", 1)
+    with pytest.raises(ConnectionBlocked):
+        connect_address(target, *url, Route("fed.example.org", 8443))
 
 
 @pytest.mark.parametrize(
