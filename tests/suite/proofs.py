@@ -118,6 +118,7 @@ FAULT_SEEN: dict[str, Seen] = {
     "event-processing-stalled": Seen(
         says={"synapse_metrics.event_processing_lag": ("federation_sender", "did not move")}
     ),
+    "synapse-fds-near-limit": Seen(says={"synapse_metrics.file_descriptors": ("file descriptors open",)}),
 }
 
 # Faults no check declares, each with the reason. Empty: every fault of the stack proves a check.
