@@ -160,6 +160,7 @@ class Deployment:
             admin_port=ports["admin"],
             address_port=ports["edge-b"],
             federation_port=ports["edge-fed"],
+            metrics_port=ports["metrics"],
             moto_port=ports["moto"],
         )
         record.ready = True

@@ -1,6 +1,8 @@
-"""Holds a lock on Synapse's background_updates table that lets it be read but not written.
+"""Holds a lock on one of Synapse's tables that lets it be read but not written.
 
-Run as `python -m stack._lock_holder STATE_DIR` by the `background-update-running` fault. Synapse's
+Run as `python -m stack._lock_holder STATE_DIR [TABLE]` by the `background-update-running` fault
+(the default table, background_updates) and the `event-processing-stalled` one (the federation
+sender's position, federation_stream_position). Synapse's
 updater reads its queue and starts on the update at its head, then waits on its first write of the
 table (its progress, or the update's end): the update stays running for as long as the lock is
 held, as a long background update after an upgrade does. Nothing else Synapse does writes that
@@ -21,6 +23,16 @@ import psycopg2
 APPLICATION = "synthetics-lock-holder"
 # Blocks INSERT, UPDATE and DELETE (ROW EXCLUSIVE), not SELECT (ACCESS SHARE).
 LOCK = "LOCK TABLE background_updates IN EXCLUSIVE MODE"
+# The tables a fault may lock (never a name from outside this set into SQL).
+LOCKS = {
+    "background_updates": LOCK,
+    "federation_stream_position": "LOCK TABLE federation_stream_position IN EXCLUSIVE MODE",
+}
+
+
+def ready_file(state_dir: Path, table: str = "background_updates") -> Path:
+    """The file the holder writes once it holds the lock on `table`."""
+    return state_dir / ("lock-holder.ready" if table == "background_updates" else f"lock-holder.{table}.ready")
 
 
 def _credentials(pgpass: Path) -> dict[str, Any]:
@@ -28,7 +40,7 @@ def _credentials(pgpass: Path) -> dict[str, Any]:
     return {"host": host, "port": int(port), "dbname": dbname, "user": user, "password": password}
 
 
-def main(state_dir: Path) -> int:
+def main(state_dir: Path, table: str = "background_updates") -> int:
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -41,8 +53,8 @@ def main(state_dir: Path) -> int:
         application_name=APPLICATION, connect_timeout=5, **_credentials(state_dir / "secrets" / "pgpass")
     )
     with connection.cursor() as cursor:
-        cursor.execute(LOCK)  # in the transaction psycopg2 opened, left open
-    (state_dir / "lock-holder.ready").write_text("locked\n")
+        cursor.execute(LOCKS[table])  # in the transaction psycopg2 opened, left open
+    ready_file(state_dir, table).write_text("locked\n")
     try:
         while not stopping:
             # The server says something only when it ends the connection (PostgreSQL stopped).
@@ -61,4 +73,4 @@ def main(state_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    sys.exit(main(Path(sys.argv[1]), *sys.argv[2:3]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ def target_document(
     address_port: int,
     federation_port: int,
     moto_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> dict[str, Any]:
     edge = f"127.0.0.1:{edge_port}"
     # The edge's listener for the second address of each family: the same edge, a port of its own,
@@ -38,13 +40,18 @@ def target_document(
     synapse = f"127.0.0.1:{admin_port}"
     # Cloudflare does not proxy 8448: the edge holds this port bound without listening (refused).
     closed = f"127.0.0.1:{closed_port}"
-    return {
+    # Synapse's metrics listener (loopback, plain HTTP), as a run from inside reaches it.
+    metrics = f"127.0.0.1:{metrics_port}" if metrics_port is not None else None
+    document: dict[str, Any] = {
         "name": "local",
         "homeserver": {
             "base_url": f"https://{PUBLIC_HOST}",
             "server_name": SERVER_NAME,
             "delegation": f"{PUBLIC_HOST}:443",
             "admin_url": f"http://{synapse}",
+            **({"metrics_url": f"http://{metrics}/_synapse/metrics"} if metrics else {}),
+            # What this deployment runs (the Synapse installed beside it), as a deploy pipeline knows it.
+            "synapse_version": version("matrix-synapse"),
         },
         "edge": {"provider": "cloudflare"},
         "tls": {"ca_bundle": str(layout.ca_pem), "min_days_remaining": 14},
@@ -88,6 +95,10 @@ def target_document(
             "canary_token_file": str(layout.canary_token),
         },
     }
+    if metrics:
+        # With connect_to_only, the metrics listener is reachable only when mapped, like the admin one.
+        document["network"]["connect_to"][metrics] = metrics
+    return document
 
 
 def _authority(address: str, port: int) -> str:
@@ -104,6 +115,7 @@ def write_target(
     address_port: int,
     federation_port: int,
     moto_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> Path:
     document = target_document(
         layout,
@@ -114,6 +126,7 @@ def write_target(
         address_port=address_port,
         federation_port=federation_port,
         moto_port=moto_port,
+        metrics_port=metrics_port,
     )
     text = yaml.safe_dump(document, sort_keys=False)
     layout.target_yaml.write_text(text)

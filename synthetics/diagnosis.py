@@ -3,11 +3,12 @@
 Ranking reads the evidence, not a fixed order alone:
 - a lower layer's failure explains the failures above it (the catalogue's layer, then its order);
 - a mode whose every failing check is an indirect view (AWS's or the admin API's account, the
-  runner's) while a live probe of the same mode at or below that layer passed is contradicted: the
-  origin answering /versions outranks the admin API failing, so such a mode never ranks first while
-  an uncontradicted one is there;
+  runner's; Synapse's own metrics are live, not indirect) while a live probe of the same mode at or
+  below that layer passed is contradicted: the origin answering /versions outranks the admin API
+  failing, so such a mode never ranks first while an uncontradicted one is there;
 - a finding that hurts (an outage, an exposure) outranks every warning, which only degrades the run,
   and a live warning outranks one about evidence that ended before the run ("recovered");
+- within a mode, Synapse's own metrics (the cause) come before the outside checks (its symptoms);
 - the first entry says why it outranks the others.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from synthetics.catalogue import CATALOGUE, Mode, render_remediation
 from synthetics.check import Impact, Severity
+from synthetics.layers import Layer
 from synthetics.record import CheckRecord, Outcome
 from synthetics.target import Target
 
@@ -68,14 +70,21 @@ class Finding:
 def _contradictions(
     mode: Mode, evidence: Sequence[CheckRecord], records: Sequence[CheckRecord]
 ) -> tuple[CheckRecord, ...]:
-    if any(r.layer.seen_from_outside for r in evidence):
-        return ()  # a live probe saw it fail: that is not contradicted by another one passing
+    if any(r.layer.live for r in evidence):
+        # A live probe saw it fail, or Synapse measured it: that is not contradicted by another one passing.
+        return ()
     lowest = min(r.layer.depth for r in evidence)
     return tuple(
         r
         for r in records
         if r.outcome == Outcome.PASSED and r.detects == mode and r.layer.seen_from_outside and r.layer.depth <= lowest
     )
+
+
+def _causes_first(evidence: Sequence[CheckRecord]) -> tuple[CheckRecord, ...]:
+    """Synapse's own measurements of a mode first (a pool out of connections), then the symptoms
+    seen from outside (a slow or failing endpoint): the diagnosis cites the cause first."""
+    return tuple(sorted(evidence, key=lambda r: r.layer is not Layer.METRICS))
 
 
 def rank_findings(records: Sequence[CheckRecord]) -> list[Finding]:
@@ -88,7 +97,8 @@ def rank_findings(records: Sequence[CheckRecord]) -> list[Finding]:
         elif record.outcome == Outcome.PASSED and record.warnings and record.failure_mode:
             warned.setdefault(record.failure_mode, []).append(record)
     findings = [
-        Finding(mode, tuple(evidence), _contradictions(mode, evidence, records)) for mode, evidence in failing.items()
+        Finding(mode, _causes_first(evidence), _contradictions(mode, evidence, records))
+        for mode, evidence in failing.items()
     ]
     # A mode that also fails is that failure; its warnings add nothing to the ranking.
     findings += [Finding(mode, tuple(evidence), ()) for mode, evidence in warned.items() if mode not in failing]

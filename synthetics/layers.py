@@ -20,6 +20,9 @@ class Layer(StrEnum):
     AWS = "aws"  # what the origin runs on and stores in: ECS, RDS, S3, its logs
     FEDERATION = "federation"
     JOURNEY = "journey"
+    # Synapse's own measurements of itself (its metrics listener): the causes (a pool out of
+    # connections, a stalled event processor) of what the layers above the edge show as symptoms.
+    METRICS = "metrics"
     ADMIN = "admin"  # Synapse's own view of itself (the admin API)
     SECURITY = "security"
 
@@ -31,7 +34,13 @@ class Layer(StrEnum):
     @property
     def seen_from_outside(self) -> bool:
         """Probed as the internet sees it (through DNS and the edge), not read from AWS or the admin API."""
-        return self not in (Layer.RUNNER, Layer.AWS, Layer.ADMIN)
+        return self not in (Layer.RUNNER, Layer.AWS, Layer.METRICS, Layer.ADMIN)
+
+    @property
+    def live(self) -> bool:
+        """Measured now, by the suite or by Synapse itself: not an account another system keeps (AWS's,
+        the admin API's), which a live probe that passed may contradict."""
+        return self.seen_from_outside or self is Layer.METRICS
 
     @property
     def public_surface(self) -> bool:
@@ -51,6 +60,7 @@ _EPICS = {
     Layer.RUNNER: "Runner",
     Layer.AWS: "AWS",
     Layer.JOURNEY: "Users",
+    Layer.METRICS: "Synapse metrics",
     Layer.ADMIN: "Admin API",
     Layer.SECURITY: "Security exposure",
 }

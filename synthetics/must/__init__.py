@@ -44,6 +44,16 @@ from synthetics.must._federation import (
     serve_valid_keys_on_every_candidate,
 )
 from synthetics.must._journeys import complete
+from synthetics.must._metrics import (
+    keep_event_processing_current,
+    keep_federation_queue_short,
+    keep_file_descriptors,
+    keep_reactor_ticking,
+    keep_transactions_fast,
+    read_the_metrics,
+    run_the_expected_version,
+    wait_little_for_connections,
+)
 from synthetics.must._security import be_unreachable, keep_registration_closed
 from synthetics.must._surface import (
     last_days,
@@ -75,8 +85,13 @@ __all__ = [
     "federate_on_a_cloudflare_port",
     "have_free_storage",
     "have_no_pending_background_updates",
+    "keep_event_processing_current",
+    "keep_federation_queue_short",
+    "keep_file_descriptors",
+    "keep_reactor_ticking",
     "keep_registration_closed",
     "keep_rooms_small",
+    "keep_transactions_fast",
     "last_days",
     "lie_in_cloudflare",
     "log_no_database_errors",
@@ -86,7 +101,9 @@ __all__ = [
     "observing",
     "reach_destinations",
     "reach_the_network",
+    "read_the_metrics",
     "resolve",
+    "run_the_expected_version",
     "run_the_instances",
     "run_the_service",
     "serve_valid_keys",
@@ -97,6 +114,7 @@ __all__ = [
     "stay_within",
     "stop_observing",
     "verify_tls",
+    "wait_little_for_connections",
     "warn",
     "write_media",
 ]

@@ -45,6 +45,18 @@ class Homeserver:
         default=None,
         doc="where the admin API answers, when not at base_url",
     )
+    # Synapse's metrics listener: private (Synapse's docs say keep it so), reached from inside only.
+    metrics_url: str | None = option(
+        optional(web_url("must be an http(s) URL with a host", refuse_query=True)),
+        default=None,
+        doc="Synapse's metrics listener (e.g. http://10.0.1.5:9000/_synapse/metrics), reachable from inside",
+    )
+    # A deploy that did not roll out leaves the old version running.
+    synapse_version: str | None = option(
+        optional(matching(r"[0-9]+(\.[0-9]+)+[A-Za-z0-9.+-]*", "must be a version like 1.163.2")),
+        default=None,
+        doc="the Synapse version that should be running (read from its metrics, synapse_build_info)",
+    )
     # Then open registration is no finding.
     open_registration: bool = option(boolean, default=False, doc="true when registration is meant to be open to anyone")
 
@@ -143,6 +155,25 @@ class Thresholds:
     )
     room_state_events: float = option(
         number(1, 1_000_000_000), default=100_000.0, doc="state events that make a room outsized"
+    )
+    # Synapse's own metrics (homeserver.metrics_url), each over the interval between two scrapes.
+    db_pool_wait_ms: float = option(
+        number(0.1, 600_000), default=50.0, doc="average wait for a database connection per transaction"
+    )
+    db_transaction_ms: float = option(
+        number(0.1, 600_000), default=100.0, doc="average duration of any one kind of database transaction"
+    )
+    event_lag_events: float = option(
+        number(1, 1_000_000_000), default=1000.0, doc="events an event processor may be behind the persisted stream"
+    )
+    federation_pending_pdus: float = option(
+        number(1, 1_000_000_000), default=1000.0, doc="PDUs that may wait in the outbound federation queue"
+    )
+    reactor_tick_ms: float = option(
+        number(1, 600_000), default=100.0, doc="average time of one tick of Synapse's reactor (its event loop)"
+    )
+    open_fds_percent: float = option(
+        number(1, 100), default=80.0, doc="open file descriptors, as a share of the process's limit, that is too many"
     )
 
 

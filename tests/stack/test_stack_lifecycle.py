@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
     ports = state_json(deployment.state_dir)["ports"]
     synapse = f"127.0.0.1:{ports['admin']}"
     edge_b, federation = f"127.0.0.1:{ports['edge-b']}", f"127.0.0.1:{ports['edge-fed']}"
+    metrics = f"127.0.0.1:{ports['metrics']}"
     secrets = deployment.state_dir / "secrets"
     assert target == {
         "name": "local",
@@ -52,6 +54,8 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
             "server_name": "phenom.test",
             "delegation": "chat.phenom.test:443",
             "admin_url": f"http://{synapse}",
+            "metrics_url": f"http://{metrics}/_synapse/metrics",
+            "synapse_version": version("matrix-synapse"),
         },
         "edge": {"provider": "cloudflare"},
         "tls": {"ca_bundle": str(deployment.state_dir / "ca.pem"), "min_days_remaining": 14},
@@ -73,6 +77,7 @@ def test_target_file_is_the_contract(deployment: Deployment) -> None:
                 "172.67.150.201:443": edge_b,
                 "[2606:4700:3037::ac43:96c9]:443": edge_b,
                 synapse: synapse,
+                metrics: metrics,
             },
             "connect_to_only": True,
             "control": {"resolvers": [nameserver], "name": "phenom.test"},

@@ -110,6 +110,15 @@ FAULT_SEEN: dict[str, Seen] = {
     "s3-public-policy": Seen(
         says={"aws.s3_public_access_blocked": ("is public", "statement 'PublicRead'", "RestrictPublicBuckets")}
     ),
+    # Synapse's own pool out of connections: the diagnosis cites the wait, measured, as the cause.
+    # (db-pool-exhausted takes PostgreSQL's slots instead: Synapse fails fast there, with no wait.)
+    "db-pool-saturated": Seen(
+        says={"synapse_metrics.pool_wait": ("connection pool exhausted", "of its 5 connections busy")}, most_likely=True
+    ),
+    "event-processing-stalled": Seen(
+        says={"synapse_metrics.event_processing_lag": ("federation_sender", "did not move")}
+    ),
+    "synapse-fds-near-limit": Seen(says={"synapse_metrics.file_descriptors": ("file descriptors open",)}),
 }
 
 # Faults no check declares, each with the reason. Empty: every fault of the stack proves a check.
@@ -161,6 +170,17 @@ def _room_over_state_threshold(reference: Reference, target: Path, directory: Pa
     # The canary room holds a handful of state events: over a threshold of one, it is "outsized".
     strict = _variant(target, directory, lambda d: d.setdefault("thresholds", {}).update(room_state_events=1))
     yield Broken(strict, Seen(says={"admin.rooms_not_outsized": ("state events",)}))
+
+
+# A version no deploy of the reference deployment ever ran: what a target expects after a deploy
+# that did not roll out (the running Synapse is the one before).
+_NEXT_VERSION = "1.999.0"
+
+
+@contextlib.contextmanager
+def _synapse_version_unexpected(reference: Reference, target: Path, directory: Path) -> Iterator[Broken]:
+    expecting = _variant(target, directory, lambda d: d["homeserver"].update(synapse_version=_NEXT_VERSION))
+    yield Broken(expecting, Seen(says={"synapse_metrics.version_expected": (f"not the {_NEXT_VERSION}",)}))
 
 
 @contextlib.contextmanager
@@ -369,6 +389,12 @@ _PROOFS = (
         failure_mode=Mode.SLOW_PERFORMANCE,
         summary="a variant of the target sets thresholds.room_state_events to 1: the canary room is over it",
         breaks=_room_over_state_threshold,
+    ),
+    Proof(
+        name="synapse-version-unexpected",
+        failure_mode=Mode.DEPLOYMENT_UNSTABLE,
+        summary=f"a variant of the target expects Synapse {_NEXT_VERSION} (homeserver.synapse_version): another runs",
+        breaks=_synapse_version_unexpected,
     ),
     Proof(
         name="srv-wrong-port",

@@ -12,7 +12,7 @@ from tests.suite.conftest import REPO, Reference, SuiteRun, run_suite
 
 # runner: the runner's own network (network.control), at the bottom of the stack, runs in every mode.
 SURFACE = {"runner", "dns", "tls", "edge", "client_api", "client_discovery", "federation"}
-EVERY_AREA = SURFACE | {"aws", "journey", "admin", "security"}
+EVERY_AREA = SURFACE | {"aws", "journey", "admin", "synapse_metrics", "security"}
 TARGET = "name: elsewhere\nhomeserver: {base_url: 'https://chat.example.org', server_name: example.org}\n"
 
 

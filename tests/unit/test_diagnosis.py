@@ -99,3 +99,28 @@ def test_a_runner_cut_off_is_inconclusive_and_names_no_chat_failure_mode() -> No
 def test_the_only_mode_says_so() -> None:
     result = verdict(record("client_api.versions", Layer.CLIENT_API, Outcome.FAILED, Mode.ORIGIN_DOWN))
     assert result.diagnosis[0]["why_first"] == "the only failure mode seen (1 check(s))"
+
+
+def test_synapse_measuring_a_cause_is_not_contradicted_and_is_cited_before_the_symptoms() -> None:
+    # A stalled event processor (slow-performance, measured by Synapse) with /versions fast and the
+    # message journey late: the cause is not contradicted by the fast /versions, ranks below
+    # messaging-broken's layer, and its measurement is cited before the outside symptom.
+    result = verdict(
+        record("client_api.latency", Layer.CLIENT_API, Outcome.PASSED, Mode.SLOW_PERFORMANCE),
+        record("journey.message_delivered", Layer.JOURNEY, Outcome.FAILED, Mode.MESSAGING_BROKEN),
+        record("admin.no_background_updates", Layer.ADMIN, Outcome.FAILED, Mode.SLOW_PERFORMANCE),
+        record("synapse_metrics.event_processing_lag", Layer.METRICS, Outcome.FAILED, Mode.SLOW_PERFORMANCE),
+    )
+    first = result.diagnosis[0]
+    assert [d["failure_mode"] for d in result.diagnosis] == ["slow-performance", "messaging-broken"]
+    assert "contradicted_by" not in first
+    assert first["evidence"] == ["synapse_metrics.event_processing_lag", "admin.no_background_updates"]
+    assert first["messages"][0].startswith("synapse_metrics.event_processing_lag")
+
+
+def test_the_admin_view_alone_is_still_contradicted_by_the_live_probe() -> None:
+    result = verdict(
+        record("client_api.latency", Layer.CLIENT_API, Outcome.PASSED, Mode.SLOW_PERFORMANCE),
+        record("admin.no_background_updates", Layer.ADMIN, Outcome.FAILED, Mode.SLOW_PERFORMANCE),
+    )
+    assert result.diagnosis[0]["contradicted_by"] == ["client_api.latency passed"]

@@ -1,0 +1,224 @@
+"""Faults that Synapse's own metrics show first: its connection pool saturated by slow queries, an
+event processor stalled on a held lock, and its open-files limit lowered to just above its use.
+
+Each is made as production makes it (queries that wait on a lock, a write that cannot happen) and
+read back on the metrics listener before it counts as injected, as the checks read it; healing
+stops what the fault started and waits until the metrics say so.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import secrets
+import sys
+import urllib.parse
+from collections.abc import Callable
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from stack._errors import StackError
+from stack._fault_types import Controls, Fault
+from stack._faults_db import POOL_SIZE, _wait_for_database
+from stack._faults_synapse import _call
+from stack._lock_holder import ready_file
+from stack._process import ProcRef, is_running, python_env, spawn, stop, wait_until
+from stack._users import CANARY_ROOM
+
+POOL_FAULT = "db-pool-saturated"
+PROCESSING_FAULT = "event-processing-stalled"
+SATURATOR = "pool-saturator"
+STALLER = "processing-lock-holder"
+STALLED_TABLE = "federation_stream_position"
+PROCESSOR = "federation_sender"
+FD_FAULT = "synapse-fds-near-limit"
+FD_HOLDER = "fd-holder"
+# Idle connections held to Synapse (about 30 descriptors are open without them), and the descriptors
+# left to it under its lowered limit: 85 % of the limit in use, with room for what a run opens (with
+# only 6 spare, the run's own connections used them up and the metrics listener stopped answering).
+FD_IDLE = 120
+FD_SPARE = 25
+READY_S = 15.0
+SETTLE_S = 30.0
+
+
+def _gauge(controls: Controls, family: str, name: str | None = None) -> float | None:
+    """A gauge of Synapse's metrics listener (the one labelled `name` when given), read directly."""
+    url = f"http://127.0.0.1:{controls.record.ports['metrics']}/_synapse/metrics"
+    try:
+        response = httpx.get(url, timeout=5.0, trust_env=False)
+    except httpx.HTTPError as err:
+        raise StackError(f"synapse's metrics listener: {type(err).__name__}: {err}") from err
+    for found in text_string_to_metric_families(response.text):
+        if found.name == family:
+            for sample in found.samples:
+                if name is None or sample.labels.get("name") == name:
+                    return float(sample.value)
+    return None
+
+
+def _settle(what: str, condition: Callable[[], bool]) -> None:
+    if not wait_until(condition, timeout_s=SETTLE_S, interval_s=0.25):
+        raise StackError(f"synapse: {what} within {SETTLE_S:.0f} s")
+
+
+def _start(controls: Controls, name: str, argv: list[str], ready: str) -> ProcRef:
+    layout, record = controls.layout, controls.record
+    marker = layout.root / ready
+    marker.unlink(missing_ok=True)
+    record.processes[name] = process = spawn(argv, log=layout.root / f"{name}.log", cwd=layout.root, env=python_env())
+    controls.save()
+    if not wait_until(lambda: marker.exists() or not is_running(process), timeout_s=READY_S):
+        raise StackError(f"the {name} was not ready within {READY_S:.0f} s")
+    if not marker.exists():
+        raise StackError(f"the {name} exited before it was ready (see {name}.log)")
+    return process
+
+
+# -- db-pool-saturated -----------------------------------------------------------------------------
+
+
+def _busy_connections(controls: Controls) -> float:
+    return _gauge(controls, "synapse_threadpool_working_threads", "database-master") or 0.0
+
+
+def _saturate(controls: Controls) -> None:
+    if is_running(controls.record.processes.get(SATURATOR)):
+        return
+    argv = [
+        sys.executable,
+        "-m",
+        "stack._pool_saturator",
+        str(controls.layout.root),
+        str(controls.record.ports["synapse"]),
+    ]
+    _start(controls, SATURATOR, argv, "pool-saturator.ready")
+    _settle("its connection pool did not fill", lambda: _busy_connections(controls) >= POOL_SIZE)
+
+
+def _drain(controls: Controls) -> None:
+    stop(controls.record.processes.pop(SATURATOR, None), grace_s=5)
+    controls.save()
+    (controls.layout.root / "pool-saturator.ready").unlink(missing_ok=True)
+    _settle("its connection pool did not drain", lambda: _busy_connections(controls) < POOL_SIZE)
+    _wait_for_database(controls, healthy=True)
+
+
+# -- event-processing-stalled ----------------------------------------------------------------------
+
+
+def _behind(controls: Controls) -> float:
+    persisted = _gauge(controls, "synapse_event_persisted_position") or 0.0
+    position = _gauge(controls, "synapse_event_processing_positions", PROCESSOR)
+    return 0.0 if position is None else persisted - position
+
+
+def _stall(controls: Controls) -> None:
+    if _sender_position(controls) is None:
+        # A Synapse that has sent no event since it started has no position to show yet: one event
+        # first, processed while nothing is locked, so the stall shows as a position left behind.
+        _send_event(controls)
+        _settle(f"the {PROCESSOR} showed no position", lambda: _sender_position(controls) is not None)
+    if not is_running(controls.record.processes.get(STALLER)):
+        argv = [sys.executable, "-m", "stack._lock_holder", str(controls.layout.root), STALLED_TABLE]
+        _start(controls, STALLER, argv, ready_file(controls.layout.root, STALLED_TABLE).name)
+    # One event for the sender to process: it stores its new position, and waits there on the lock.
+    _send_event(controls)
+    _settle(f"the {PROCESSOR} did not fall behind", lambda: _behind(controls) > 0)
+
+
+def _send_event(controls: Controls) -> None:
+    alias = urllib.parse.quote(CANARY_ROOM, safe="")
+    found = _call(controls, "GET", f"/_matrix/client/v3/directory/room/{alias}", as_user="canary")
+    if found.status_code != 200:
+        raise StackError(f"synapse: looking up {CANARY_ROOM} answered {found.status_code}")
+    room = urllib.parse.quote(found.json()["room_id"], safe="")
+    path = f"/_matrix/client/v3/rooms/{room}/send/m.room.message/{secrets.token_hex(8)}"
+    sent = _call(controls, "PUT", path, as_user="canary", body={"msgtype": "m.notice", "body": "synthetics: stall"})
+    if sent.status_code != 200:
+        raise StackError(f"synapse: sending into {CANARY_ROOM} answered {sent.status_code}")
+
+
+def _sender_position(controls: Controls) -> float | None:
+    return _gauge(controls, "synapse_event_processing_positions", PROCESSOR)
+
+
+def _resume(controls: Controls) -> None:
+    stop(controls.record.processes.pop(STALLER, None), grace_s=5)
+    controls.save()
+    ready_file(controls.layout.root, STALLED_TABLE).unlink(missing_ok=True)
+    # Released, the sender stores its position and catches up with everything persisted meanwhile.
+    _settle(f"the {PROCESSOR} did not catch up", lambda: _behind(controls) <= 0)
+
+
+# -- synapse-fds-near-limit -----------------------------------------------------------------------
+
+
+def _synapse_pid(controls: Controls) -> int:
+    process = controls.record.processes.get("synapse")
+    if not is_running(process):
+        raise StackError("synapse is not running")
+    assert process is not None
+    return process.pid
+
+
+def _lower_fd_limit(controls: Controls) -> None:
+    if FD_FAULT in controls.record.extra:
+        return
+    pid = _synapse_pid(controls)
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    # Noted first, so that heal puts back what was there (as a task definition's ulimit would be fixed).
+    controls.record.extra[FD_FAULT] = {"pid": pid, "soft": soft}
+    controls.save()
+    port = str(controls.record.ports["synapse"])
+    argv = [sys.executable, "-m", "stack._fd_holder", str(controls.layout.root), port, str(FD_IDLE)]
+    _start(controls, FD_HOLDER, argv, "fd-holder.ready")
+    _settle("the idle connections did not show", lambda: (_gauge(controls, "process_open_fds") or 0) >= FD_IDLE)
+    lowered = len(os.listdir(f"/proc/{pid}/fd")) + FD_SPARE
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowered, hard))
+    _settle("its lowered file limit did not show", lambda: _gauge(controls, "process_max_fds") == lowered)
+
+
+def _restore_fd_limit(controls: Controls) -> None:
+    saved = controls.record.extra.get(FD_FAULT)
+    if saved is None:
+        return  # never injected (or already healed)
+    stop(controls.record.processes.pop(FD_HOLDER, None), grace_s=5)
+    controls.save()
+    (controls.layout.root / "fd-holder.ready").unlink(missing_ok=True)
+    pid = _synapse_pid(controls)
+    if pid == saved["pid"]:  # a Synapse started since has its own, unlowered limit
+        _, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (int(saved["soft"]), hard))
+        _settle("its file limit did not come back", lambda: _gauge(controls, "process_max_fds") == saved["soft"])
+    del controls.record.extra[FD_FAULT]
+    controls.save()
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault(
+        name=POOL_FAULT,
+        failure_mode="database-errors",
+        summary="slow queries (waiting on a table lock) hold every connection of Synapse's own pool (cp_max): "
+        "every other transaction waits for one",
+        inject=_saturate,
+        heal=_drain,
+    ),
+    Fault(
+        name=PROCESSING_FAULT,
+        failure_mode="slow-performance",
+        summary=f"Synapse's {PROCESSOR} cannot store its stream position (its table is locked against writes): "
+        "it stops processing new events",
+        inject=_stall,
+        heal=_resume,
+    ),
+    Fault(
+        name=FD_FAULT,
+        failure_mode="slow-performance",
+        summary=f"{FD_IDLE} idle client connections are held to Synapse and its open-files limit is lowered to "
+        f"{FD_SPARE} above the descriptors it has open (a low nofile ulimit)",
+        inject=_lower_fd_limit,
+        heal=_restore_fd_limit,
+    ),
+)

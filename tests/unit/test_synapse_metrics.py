@@ -1,0 +1,168 @@
+"""Reading Synapse's metrics (pure code): the change between two scrapes, never the totals."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthetics import must
+from synthetics.catalogue import Mode
+from synthetics.check import CheckInfo, Severity, current_check
+from synthetics.exchange import Exchange, ProbeError
+from synthetics.layers import Layer
+from synthetics.synapse_metrics import SynapseMetrics, parse_scrape
+
+URL = "http://10.0.1.5:9000/_synapse/metrics"
+
+
+def page(
+    *,
+    wait_sum: float,
+    wait_count: float,
+    busy: float = 0,
+    persisted: float = 9,
+    sender: float = 9,
+    txn: tuple[float, float] = (0.05, 10),
+    ticks: tuple[float, float] = (0.2, 100),
+    fds: float = 30,
+) -> bytes:
+    return f"""# HELP synapse_storage_schedule_time sec
+# TYPE synapse_storage_schedule_time histogram
+synapse_storage_schedule_time_bucket{{le="+Inf",server_name="hs"}} {wait_count}
+synapse_storage_schedule_time_count{{server_name="hs"}} {wait_count}
+synapse_storage_schedule_time_sum{{server_name="hs"}} {wait_sum}
+# TYPE synapse_storage_transaction_time_count_total counter
+synapse_storage_transaction_time_count_total{{desc="get_users",server_name="hs"}} {txn[1]}
+# TYPE synapse_storage_transaction_time_sum_total counter
+synapse_storage_transaction_time_sum_total{{desc="get_users",server_name="hs"}} {txn[0]}
+# TYPE synapse_threadpool_working_threads gauge
+synapse_threadpool_working_threads{{name="database-master",server_name="hs"}} {busy}
+synapse_threadpool_working_threads{{name="default",server_name="hs"}} 0.0
+# TYPE synapse_threadpool_max_threads gauge
+synapse_threadpool_max_threads{{name="database-master",server_name="hs"}} 5.0
+# TYPE synapse_event_persisted_position gauge
+synapse_event_persisted_position{{server_name="hs"}} {persisted}
+# TYPE synapse_event_processing_positions gauge
+synapse_event_processing_positions{{name="federation_sender",server_name="hs"}} {sender}
+# TYPE synapse_federation_transaction_queue_pending_pdus gauge
+synapse_federation_transaction_queue_pending_pdus{{server_name="hs"}} 0.0
+# TYPE python_twisted_reactor_tick_time histogram
+python_twisted_reactor_tick_time_count {ticks[1]}
+python_twisted_reactor_tick_time_sum {ticks[0]}
+# TYPE process_open_fds gauge
+process_open_fds {fds}
+# TYPE process_max_fds gauge
+process_max_fds 100.0
+# TYPE synapse_build_info gauge
+synapse_build_info{{pythonversion="CPython 3.11.7",version="1.163.2 (b=main,766632b)"}} 1.0
+# TYPE synapse_unrelated gauge
+synapse_unrelated 1.0
+""".encode()
+
+
+def metrics(first: bytes, second: bytes) -> SynapseMetrics:
+    a, b = (
+        parse_scrape(Exchange("GET", URL, status=200, body=first), at=100.0),
+        parse_scrape(Exchange("GET", URL, status=200, body=second), at=102.0),
+    )
+    return SynapseMetrics(URL, a, b)
+
+
+def declared(mode: Mode = Mode.SLOW_PERFORMANCE) -> None:
+    """As inside a check that declares `mode` (what a must helper's failure names)."""
+    current_check.set(CheckInfo("synapse_metrics.t", "t", Layer.METRICS, Severity.NORMAL, mode))
+
+
+def test_the_readings_are_the_change_between_the_scrapes() -> None:
+    declared()
+    # A day of fast transactions (1000 at 1 ms) must not hide 10 that waited 300 ms each.
+    read = metrics(
+        page(wait_sum=1.0, wait_count=1000, txn=(1.0, 1000), ticks=(1.0, 1000)),
+        page(wait_sum=4.0, wait_count=1010, busy=5, txn=(6.0, 1010), ticks=(1.4, 1002), sender=7, persisted=12),
+    )
+    assert read.problem is None and read.interval_s == 2.0
+    assert read.pool_wait() == pytest.approx((300.0, 10))
+    assert read.pool_busy() == (5.0, 5.0)
+    assert [(k.desc, k.count, round(k.average_ms)) for k in read.transaction_kinds()] == [("get_users", 10, 500)]
+    assert read.reactor_tick() == pytest.approx((200.0, 2))
+    assert read.file_descriptors() == (30.0, 100.0)
+    assert read.version() == "1.163.2"
+    # Behind at the second scrape, but it was level at the first and moved: not stalled.
+    assert read.processing_lags() == [("federation_sender", 5.0, False)]
+    # Only the families read are kept.
+    assert all(s.name != "synapse_unrelated" for s in read.first.samples)
+
+
+def test_a_processor_behind_at_both_scrapes_that_does_not_move_is_stalled() -> None:
+    declared()
+    read = metrics(page(wait_sum=0, wait_count=0, sender=7), page(wait_sum=0, wait_count=0, sender=7, persisted=10))
+    assert read.processing_lags() == [("federation_sender", 3.0, True)]
+    with pytest.raises(must.CheckFailed, match=r"\[slow-performance\].*federation_sender is 3 events behind and did"):
+        must.keep_event_processing_current(read, 1000)
+
+
+def test_pool_wait_over_the_threshold_names_the_exhausted_pool() -> None:
+    declared()
+    read = metrics(page(wait_sum=1.0, wait_count=1000), page(wait_sum=4.0, wait_count=1010, busy=5))
+    current_check.set(
+        CheckInfo("synapse_metrics.pool_wait", "t", Layer.METRICS, Severity.CRITICAL, Mode.DATABASE_ERRORS)
+    )
+    with pytest.raises(
+        must.CheckFailed, match=r"\[database-errors\] transactions waited 300 ms.*5 of its 5.*exhausted"
+    ):
+        must.wait_little_for_connections(read, 50)
+    must.wait_little_for_connections(read, 500)
+
+
+def test_a_full_pool_that_schedules_nothing_is_exhausted_whatever_the_average() -> None:
+    declared()
+    read = metrics(page(wait_sum=1.0, wait_count=1000, busy=5), page(wait_sum=1.0, wait_count=1000, busy=5))
+    with pytest.raises(must.CheckFailed, match="no transaction got a database connection"):
+        must.wait_little_for_connections(read, 50)
+
+
+def test_a_counter_reset_by_a_restart_is_no_negative_rate() -> None:
+    declared()
+    read = metrics(page(wait_sum=4.0, wait_count=1010), page(wait_sum=0.1, wait_count=5))
+    assert read.pool_wait() == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("exchange", "problem"),
+    [
+        (Exchange("GET", URL, error=ProbeError("refused", "connection refused")), "no HTTP response"),
+        (Exchange("GET", URL, status=404, body=b"not found"), "answered HTTP 404"),
+        (Exchange("GET", URL, status=200, body=b"<html>hello</html>"), "not Prometheus text"),
+        (Exchange("GET", URL, status=200, body=b"# TYPE other gauge\nother 1\n"), "none of Synapse's metrics"),
+    ],
+)
+def test_a_listener_that_does_not_give_metrics_says_why(exchange: Exchange, problem: str) -> None:
+    declared()
+    scrape = parse_scrape(exchange, at=0.0)
+    assert scrape.problem is not None and problem in scrape.problem
+    assert scrape.exchange.body == b""  # the page is not kept in the evidence
+    with pytest.raises(must.CheckFailed, match="metrics listener"):
+        must.read_the_metrics(SynapseMetrics(URL, scrape, None))
+
+
+def test_the_version_is_compared_without_its_build_suffix() -> None:
+    declared()
+    read = metrics(page(wait_sum=0, wait_count=0), page(wait_sum=0, wait_count=0))
+    must.run_the_expected_version(read, "1.163.2")
+    with pytest.raises(must.CheckFailed, match=r"Synapse 1\.163\.2 runs .*not the 1\.164\.0"):
+        must.run_the_expected_version(read, "1.164.0")
+
+
+def test_descriptors_near_the_limit_fail() -> None:
+    declared()
+    read = metrics(page(wait_sum=0, wait_count=0), page(wait_sum=0, wait_count=0, fds=95))
+    with pytest.raises(must.CheckFailed, match="95 of its 100 file descriptors"):
+        must.keep_file_descriptors(read, 80)
+
+
+def test_one_slow_transaction_is_no_slow_kind() -> None:
+    declared()
+    once = metrics(page(wait_sum=0, wait_count=0, txn=(0.0, 10)), page(wait_sum=0, wait_count=0, txn=(0.115, 11)))
+    must.keep_transactions_fast(once, 100)
+    thrice = metrics(page(wait_sum=0, wait_count=0, txn=(0.0, 10)), page(wait_sum=0, wait_count=0, txn=(0.6, 13)))
+    with pytest.raises(must.CheckFailed, match="get_users averaged 200 ms over 3"):
+        must.keep_transactions_fast(thrice, 100)
