@@ -1,7 +1,7 @@
 """Synapse's own metrics: the causes inside (a pool out of connections, slow transactions, stalled
-event processing, a backed-up federation queue, a blocked reactor, descriptors running out, the
-wrong version) that the outside checks see as their symptoms. Read from the metrics listener, which
-only a run from inside reaches (`homeserver.metrics_url`); skipped without it."""
+event processing, descriptors running out, the wrong version) that the outside checks see as their
+symptoms. Read from the metrics listener, which only a run from inside reaches
+(`homeserver.metrics_url`); skipped without it."""
 
 import pytest
 
@@ -23,6 +23,7 @@ from synthetics.target import Target
     # With the origin down this is no finding of its own (one root cause, not one per check); the other
     # metrics checks need only the listener (the synapse-metrics gate), so an edge outage hides none.
     needs=("origin",),
+    proven_by=("metrics-listener-down",),
 )
 def test_listener_answers(synapse_metrics: SynapseMetrics) -> None:
     must.read_the_metrics(synapse_metrics)
@@ -62,28 +63,6 @@ def test_transaction_time(synapse_metrics: SynapseMetrics, target: Target) -> No
 )
 def test_event_processing_lag(synapse_metrics: SynapseMetrics, target: Target) -> None:
     must.keep_event_processing_current(synapse_metrics, target.thresholds.event_lag_events)
-
-
-@check(
-    layer=Layer.METRICS,
-    severity=Severity.NORMAL,
-    detects=Mode.FEDERATION_BROKEN,
-    title="Few PDUs wait in the outbound federation queue",
-    needs=("synapse-metrics",),
-)
-def test_federation_queue(synapse_metrics: SynapseMetrics, target: Target) -> None:
-    must.keep_federation_queue_short(synapse_metrics, target.thresholds.federation_pending_pdus)
-
-
-@check(
-    layer=Layer.METRICS,
-    severity=Severity.NORMAL,
-    detects=Mode.SLOW_PERFORMANCE,
-    title="Synapse's reactor ticks, each tick short",
-    needs=("synapse-metrics",),
-)
-def test_reactor_tick(synapse_metrics: SynapseMetrics, target: Target) -> None:
-    must.keep_reactor_ticking(synapse_metrics, target.thresholds.reactor_tick_ms)
 
 
 @check(

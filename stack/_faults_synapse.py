@@ -24,6 +24,7 @@ from stack._process import is_running, python_env, spawn, stop, wait_until
 from stack._users import CANARY_USER_ID
 
 ADMIN_FAULT = "admin-api-unreachable"
+METRICS_LISTENER_FAULT = "metrics-listener-down"
 UPDATE_FAULT = "background-update-running"
 DESTINATION_FAULT = "federation-destination-failing"
 HOLDER = "lock-holder"
@@ -190,7 +191,7 @@ def _forget_destination(controls: Controls) -> None:
     controls.save()
 
 
-# -- admin-api-unreachable -------------------------------------------------------------------------
+# -- admin-api-unreachable, metrics-listener-down --------------------------------------------------
 
 
 def _listeners(controls: Controls) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -198,40 +199,48 @@ def _listeners(controls: Controls) -> tuple[dict[str, Any], list[dict[str, Any]]
     return config, list(config["listeners"])
 
 
-def _drop_admin_listener(controls: Controls) -> None:
-    port = controls.record.ports["admin"]
-    config, listeners = _listeners(controls)
-    kept = [listener for listener in listeners if listener.get("port") != port]
-    if len(kept) == len(listeners):
-        return  # already gone
-    # What heal puts back, and where: the listener as it was, kept across processes in state.json.
-    controls.record.extra[ADMIN_FAULT] = {"listeners": listeners}
-    controls.save()
-    config["listeners"] = kept
-    controls.layout.homeserver_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
-    controls.restart_component("synapse")
+def _listener_fault(name: str, port_name: str, summary: str) -> Fault:
+    """Synapse restarted without one of its internal listeners (the one on `port_name`'s port)."""
 
+    def drop(controls: Controls) -> None:
+        port = controls.record.ports[port_name]
+        config, listeners = _listeners(controls)
+        kept = [listener for listener in listeners if listener.get("port") != port]
+        if len(kept) == len(listeners):
+            return  # already gone
+        # What heal puts back, and where: the listeners as they were, kept across processes in state.json.
+        controls.record.extra[name] = {"listeners": listeners}
+        controls.save()
+        config["listeners"] = kept
+        controls.layout.homeserver_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
+        controls.restart_component("synapse")
 
-def _restore_admin_listener(controls: Controls) -> None:
-    saved = controls.record.extra.get(ADMIN_FAULT)
-    if saved is None:
-        return  # never injected (or already healed)
-    config, _ = _listeners(controls)
-    config["listeners"] = saved["listeners"]
-    controls.layout.homeserver_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
-    controls.restart_component("synapse")
-    del controls.record.extra[ADMIN_FAULT]
-    controls.save()
+    def restore(controls: Controls) -> None:
+        saved = controls.record.extra.get(name)
+        if saved is None:
+            return  # never injected (or already healed)
+        config, _ = _listeners(controls)
+        config["listeners"] = saved["listeners"]
+        controls.layout.homeserver_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
+        controls.restart_component("synapse")
+        del controls.record.extra[name]
+        controls.save()
+
+    return Fault(name=name, failure_mode="origin-down", summary=summary, inject=drop, heal=restore)
 
 
 FAULTS: tuple[Fault, ...] = (
-    Fault(
-        name=ADMIN_FAULT,
-        failure_mode="origin-down",
-        summary="Synapse restarted without its internal admin listener (the target's admin_url): the admin API "
+    _listener_fault(
+        ADMIN_FAULT,
+        "admin",
+        "Synapse restarted without its internal admin listener (the target's admin_url): the admin API "
         "refuses connections while the public edge answers",
-        inject=_drop_admin_listener,
-        heal=_restore_admin_listener,
+    ),
+    _listener_fault(
+        METRICS_LISTENER_FAULT,
+        "metrics",
+        "Synapse restarted without its metrics listener (the target's metrics_url): the scrape is refused "
+        "while the public edge answers",
     ),
     Fault(
         name=UPDATE_FAULT,

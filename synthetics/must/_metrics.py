@@ -15,9 +15,7 @@ from synthetics.synapse_metrics import MIN_TRANSACTIONS, SynapseMetrics
 
 __all__ = [
     "keep_event_processing_current",
-    "keep_federation_queue_short",
     "keep_file_descriptors",
-    "keep_reactor_ticking",
     "keep_transactions_fast",
     "read_the_metrics",
     "run_the_expected_version",
@@ -102,34 +100,6 @@ def keep_event_processing_current(metrics: SynapseMetrics, threshold_events: flo
             f"event processing lags the persisted events {_over(metrics)}: {named} (thresholds.event_lag_events: "
             f"{threshold_events:g}; a processor behind at both scrapes that does not move is stalled): this explains "
             "messages that are stored but reach other servers, pushes and the user directory late or never"
-        )
-
-
-def keep_federation_queue_short(metrics: SynapseMetrics, threshold_pdus: float) -> None:
-    """Outbound federation keeps up: few PDUs wait to be sent to other servers."""
-    __tracebackhide__ = True
-    pending = _exported(metrics.pending_pdus(), metrics, "synapse_federation_transaction_queue_pending_pdus")
-    if pending > threshold_pdus:
-        raise fail(
-            f"{pending:.0f} PDUs wait in Synapse's outbound federation queue, over the {threshold_pdus:g} of "
-            "thresholds.federation_pending_pdus: outbound federation is backed up, so other servers see this "
-            "server's messages late or not at all (which federation testers, looking inbound, cannot see)"
-        )
-
-
-def keep_reactor_ticking(metrics: SynapseMetrics, threshold_ms: float) -> None:
-    """Synapse's event loop is not blocked: its reactor ticks, and each tick is short."""
-    __tracebackhide__ = True
-    average_ms, ticks = _exported(metrics.reactor_tick(), metrics, "python_twisted_reactor_tick_time")
-    explains = (
-        "Synapse's event loop is blocked: every request waits behind it, which explains slow or timed-out answers"
-    )
-    if ticks == 0:
-        raise fail(f"the reactor did not tick once {_over(metrics)}: {explains}")
-    if average_ms > threshold_ms:
-        raise fail(
-            f"reactor ticks took {average_ms:.0f} ms on average over {ticks:.0f} ticks {_over(metrics)}, over the "
-            f"{threshold_ms:g} ms of thresholds.reactor_tick_ms: {explains}"
         )
 
 

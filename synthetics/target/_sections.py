@@ -166,12 +166,6 @@ class Thresholds:
     event_lag_events: float = option(
         number(1, 1_000_000_000), default=1000.0, doc="events an event processor may be behind the persisted stream"
     )
-    federation_pending_pdus: float = option(
-        number(1, 1_000_000_000), default=1000.0, doc="PDUs that may wait in the outbound federation queue"
-    )
-    reactor_tick_ms: float = option(
-        number(1, 600_000), default=100.0, doc="average time of one tick of Synapse's reactor (its event loop)"
-    )
     open_fds_percent: float = option(
         number(1, 100), default=80.0, doc="open file descriptors, as a share of the process's limit, that is too many"
     )
