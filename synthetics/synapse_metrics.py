@@ -1,6 +1,6 @@
 """Synapse's own metrics, read from its metrics listener: two scrapes a short interval apart, and what
 they say about the causes the outside only sees as symptoms (a pool out of connections, a stalled
-event processor, a blocked reactor).
+event processor, descriptors running out).
 
 Pure code over the parsed samples (prometheus_client's parser), so every reading is tested without
 a network. Counters and histograms are read as the change between the two scrapes, as Prometheus's
@@ -38,8 +38,6 @@ FAMILIES = frozenset(
         "synapse_threadpool_max_threads",  # ...of the pool's cp_max
         "synapse_event_persisted_position",
         "synapse_event_processing_positions",
-        "synapse_federation_transaction_queue_pending_pdus",
-        "python_twisted_reactor_tick_time",
         "process_open_fds",
         "process_max_fds",
         "synapse_build_info",
@@ -168,21 +166,14 @@ class SynapseMetrics:
 
     def pool_busy(self) -> tuple[float, float] | None:
         """(connections busy, the pool's size) at the latest scrape; None when not exported."""
-        scrape = self.latest
-        busy = scrape.by_label("synapse_threadpool_working_threads", "name").get(DATABASE_POOL)
-        size = scrape.by_label("synapse_threadpool_max_threads", "name").get(DATABASE_POOL)
-        return None if busy is None or size is None else (busy, size)
+        return _pool_of(self.latest)
 
     def pool_full_throughout(self) -> bool:
         """Every connection of the pool busy at both scrapes."""
         if self.second is None:
             return False
-        for scrape in (self.first, self.second):
-            busy = scrape.by_label("synapse_threadpool_working_threads", "name").get(DATABASE_POOL)
-            size = scrape.by_label("synapse_threadpool_max_threads", "name").get(DATABASE_POOL)
-            if busy is None or size is None or busy < size:
-                return False
-        return True
+        pools = (_pool_of(self.first), _pool_of(self.second))
+        return all(pool is not None and pool[0] >= pool[1] for pool in pools)
 
     def transaction_kinds(self) -> list[TransactionKind]:
         """Each kind of transaction that finished in the interval, slowest on average first."""
@@ -219,17 +210,6 @@ class SynapseMetrics:
             lags.append((name, behind, stalled))
         return lags
 
-    def pending_pdus(self) -> float | None:
-        return self.latest.total("synapse_federation_transaction_queue_pending_pdus")
-
-    def reactor_tick(self) -> tuple[float, float] | None:
-        """(average reactor tick in ms over the interval, ticks in it)."""
-        took = self._change("python_twisted_reactor_tick_time_sum")
-        ticks = self._change("python_twisted_reactor_tick_time_count")
-        if took is None or ticks is None:
-            return None
-        return (took / ticks * 1000 if ticks else 0.0), ticks
-
     def file_descriptors(self) -> tuple[float, float] | None:
         """(open file descriptors, the process's limit) at the latest scrape."""
         scrape = self.latest
@@ -248,3 +228,10 @@ class SynapseMetrics:
 def _change_by(first: Scrape, second: Scrape, name: str, key: str) -> Mapping[str, float]:
     before = first.by_label(name, key)
     return {label: max(0.0, value - before.get(label, 0.0)) for label, value in second.by_label(name, key).items()}
+
+
+def _pool_of(scrape: Scrape) -> tuple[float, float] | None:
+    """(connections busy, the pool's size) of Synapse's database pool in one scrape; None when not exported."""
+    busy = scrape.by_label("synapse_threadpool_working_threads", "name").get(DATABASE_POOL)
+    size = scrape.by_label("synapse_threadpool_max_threads", "name").get(DATABASE_POOL)
+    return None if busy is None or size is None else (busy, size)

@@ -3,6 +3,8 @@ parser. Every series carries target and vantage; each diagnosed mode is root or 
 
 from __future__ import annotations
 
+import re
+import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from synthetics.metrics import PUSHED_WHEN_NOT_JUDGED, push, registry, write_tex
 from synthetics.tls import TlsReport
 from synthetics.verdict import Status, Verdict
 from tests.suite.test_hostile_servers import closed_port
+from tests.support.declarations import REPO
 from tests.unit.test_verdict import record, verdict
 
 ENDED_AT = 1_800_000_000.0
@@ -269,3 +272,16 @@ def test_an_incomplete_run_exports_only_what_a_run_that_did_not_judge_sends() ->
 
 def test_only_a_run_that_looked_at_the_whole_target_has_judged_it() -> None:
     assert {status for status in Status if status.judged} == {Status.HEALTHY, Status.DEGRADED, Status.UNHEALTHY}
+
+
+def test_no_prometheus_text_is_written_by_hand_anywhere() -> None:
+    # Issue 16: the exposition format comes from prometheus_client only (the suite's metrics, the
+    # tests' pages of Synapse's metrics); a hand-written TYPE or HELP comment line is how it creeps back.
+    marker = re.compile("#" + r" (?:TYPE|HELP) [a-zA-Z_:][a-zA-Z0-9_:]*")
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True, timeout=30)
+    written = [
+        name
+        for name in tracked.stdout.splitlines()
+        if (REPO / name).is_file() and marker.search((REPO / name).read_text(errors="replace"))
+    ]
+    assert not written, written
