@@ -25,7 +25,7 @@ from stack import _moto, _postgres, _shipper
 from stack._errors import StackError
 from stack._layout import Layout
 from stack._moto import DUMMY_KEY_ID, DUMMY_SECRET, REGION, Aws, endpoint_url, set_transition
-from stack._postgres import DB_NAME, DB_USER
+from stack._postgres import DB_NAME, DB_USER, credentials
 from stack._process import ProcRef
 
 
@@ -61,8 +61,8 @@ DSN_ENV = "SYNTHETICS_DB_DSN"
 
 def database_dsn(layout: Layout) -> str:
     """A libpq DSN for the reference PostgreSQL, from the deployment's 0600 pgpass file."""
-    host, port, dbname, user, password = layout.pgpass.read_text().strip().split(":", 4)
-    return f"postgresql://{user}:{password}@{host}:{port}/{dbname}"
+    keys = credentials(layout.pgpass)
+    return f"postgresql://{keys['user']}:{keys['password']}@{keys['host']}:{keys['port']}/{keys['dbname']}"
 
 
 def target_section(credentials_file: str, port: int) -> dict[str, Any]:

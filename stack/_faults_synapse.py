@@ -20,6 +20,7 @@ import yaml
 
 from stack._errors import StackError
 from stack._fault_types import Controls, Fault
+from stack._postgres import credentials
 from stack._process import is_running, python_env, spawn, stop, wait_until
 from stack._users import CANARY_USER_ID
 
@@ -40,11 +41,8 @@ _TIMEOUT = httpx.Timeout(10.0)
 
 def _sql(controls: Controls, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """One statement on Synapse's database, as Synapse's own role, committed."""
-    host, port, dbname, user, password = controls.layout.pgpass.read_text().strip().split(":", 4)
     try:
-        connection = psycopg2.connect(
-            host=host, port=int(port), dbname=dbname, user=user, password=password, connect_timeout=5
-        )
+        connection = psycopg2.connect(connect_timeout=5, **credentials(controls.layout.pgpass))
     except psycopg2.Error as err:
         raise StackError(f"synapse's database: {type(err).__name__}: {err}".strip()) from err
     try:

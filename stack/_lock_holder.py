@@ -16,9 +16,10 @@ import select
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import psycopg2
+
+from stack._postgres import credentials
 
 APPLICATION = "synthetics-lock-holder"
 # Blocks INSERT, UPDATE and DELETE (ROW EXCLUSIVE), not SELECT (ACCESS SHARE).
@@ -35,11 +36,6 @@ def ready_file(state_dir: Path, table: str = "background_updates") -> Path:
     return state_dir / ("lock-holder.ready" if table == "background_updates" else f"lock-holder.{table}.ready")
 
 
-def _credentials(pgpass: Path) -> dict[str, Any]:
-    host, port, dbname, user, password = pgpass.read_text().strip().split(":", 4)
-    return {"host": host, "port": int(port), "dbname": dbname, "user": user, "password": password}
-
-
 def main(state_dir: Path, table: str = "background_updates") -> int:
     stopping = False
 
@@ -50,7 +46,7 @@ def main(state_dir: Path, table: str = "background_updates") -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     connection = psycopg2.connect(
-        application_name=APPLICATION, connect_timeout=5, **_credentials(state_dir / "secrets" / "pgpass")
+        application_name=APPLICATION, connect_timeout=5, **credentials(state_dir / "secrets" / "pgpass")
     )
     with connection.cursor() as cursor:
         cursor.execute(LOCKS[table])  # in the transaction psycopg2 opened, left open

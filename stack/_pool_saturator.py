@@ -17,10 +17,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg2
+
+from stack._postgres import credentials
 
 APPLICATION = "synthetics-pool-saturator"
 LOCK = "LOCK TABLE registration_tokens IN ACCESS EXCLUSIVE MODE"
@@ -30,11 +31,6 @@ GAP_S = 0.01
 POOL_SIZE = 5  # Synapse's cp_max in the reference homeserver.yaml
 WORKERS = 2 * POOL_SIZE
 REQUEST_TIMEOUT_S = 10.0
-
-
-def _credentials(pgpass: Path) -> dict[str, Any]:
-    host, port, dbname, user, password = pgpass.read_text().strip().split(":", 4)
-    return {"host": host, "port": int(port), "dbname": dbname, "user": user, "password": password}
 
 
 def _lookups(port: int, token: str, stopping: threading.Event) -> None:
@@ -61,7 +57,7 @@ def main(state_dir: Path, port: int) -> int:
         connect_timeout=5,
         # Every wait for the lock is bounded too: a lock that cannot be had ends the process.
         options="-c lock_timeout=5000",
-        **_credentials(state_dir / "secrets" / "pgpass"),
+        **credentials(state_dir / "secrets" / "pgpass"),
     )
     workers = [
         threading.Thread(target=_lookups, args=(port, token, stopping), name=f"lookup-{n}", daemon=True)

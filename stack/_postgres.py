@@ -255,3 +255,10 @@ def stop_cluster(layout: Layout, recorded: ProcRef | None) -> None:
         log.warning("pg_ctl stop failed (%s); signalling the postmaster", err)
     if not wait_until(lambda: not is_running(postmaster), timeout_s=5):
         stop(postmaster, grace_s=5)
+
+
+def credentials(pgpass: Path) -> dict[str, str | int]:
+    """psycopg2.connect's keywords for Synapse's database, from the deployment's 0600 pgpass file
+    (host:port:dbname:user:password, as written above): one reader for every holder and fault."""
+    host, port, dbname, user, password = pgpass.read_text().strip().split(":", 4)
+    return {"host": host, "port": int(port), "dbname": dbname, "user": user, "password": password}

@@ -16,15 +16,12 @@ from typing import Any
 
 import psycopg2
 
+from stack._postgres import credentials
+
 APPLICATION = "synthetics-slot-holder"
 # Bounds: how long to keep taking slots freed by Synapse's reconnects, and how many to hold at most.
 SETTLE_S = 3.0
 MAX_SLOTS = 200
-
-
-def _credentials(pgpass: Path) -> dict[str, Any]:
-    host, port, dbname, user, password = pgpass.read_text().strip().split(":", 4)
-    return {"host": host, "port": int(port), "dbname": dbname, "user": user, "password": password}
 
 
 def _connect(credentials: dict[str, Any]) -> Any | None:
@@ -47,11 +44,11 @@ def _terminate_others(connection: Any) -> int:
 
 
 def main(state_dir: Path) -> int:
-    credentials = _credentials(state_dir / "secrets" / "pgpass")
+    keys = credentials(state_dir / "secrets" / "pgpass")
     held: list[Any] = []
     deadline = time.monotonic() + SETTLE_S
     while time.monotonic() < deadline and len(held) < MAX_SLOTS:
-        connection = _connect(credentials)
+        connection = _connect(keys)
         if connection is not None:
             held.append(connection)
             continue
