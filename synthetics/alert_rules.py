@@ -44,7 +44,21 @@ from synthetics.catalogue import CATALOGUE, FailureMode, Mode
 from synthetics.target import Target
 from synthetics.verdict import Status
 
-__all__ = ["ALERTING_README_URL", "DOCUMENT", "REGENERATE", "RUNBOOK_URL", "render", "rules_document", "runbook_url"]
+__all__ = [
+    "ALERTING_README_URL",
+    "CERTIFICATE_EXPIRING",
+    "CONSEQUENCE",
+    "DEGRADED",
+    "DOCUMENT",
+    "NOT_RUNNING",
+    "REGENERATE",
+    "ROOT_CAUSE",
+    "RUNBOOK_URL",
+    "WATCHDOG",
+    "render",
+    "rules_document",
+    "runbook_url",
+]
 
 DOCUMENT = REPO / "alerting" / "rules" / "synthetics.yml"
 REGENERATE = ".venv/bin/python -m synthetics.alert_rules"
@@ -54,6 +68,14 @@ RUNBOOK_URL = f"{REPOSITORY_URL}/docs/runbook-map.md"
 ALERTING_README_URL = f"{REPOSITORY_URL}/alerting/README.md"
 
 HURTS = "outage|exposure"
+# The alerts' names, one place for the rules here and the direct push (synthetics/alertmanager.py),
+# so Alertmanager routes and deduplicates both alike.
+ROOT_CAUSE = "SyntheticsRootCause"
+CONSEQUENCE = "SyntheticsConsequence"
+DEGRADED = "SyntheticsDegraded"
+NOT_RUNNING = "SyntheticsNotRunning"
+WATCHDOG = "SyntheticsWatchdog"
+CERTIFICATE_EXPIRING = "SyntheticsCertificateExpiring"
 _KEY = "job, target, vantage"
 # The statuses of a run that did not look at the whole target: it neither confirms nor resolves.
 _NOT_JUDGED = "|".join(status for status in Status if not status.judged)
@@ -109,7 +131,7 @@ def _mode_rules(mode: FailureMode, targets: Sequence[Target]) -> list[dict[str, 
     fresh = f"and on ({_KEY}) {FRESH}"
     return [
         {
-            "alert": "SyntheticsRootCause",
+            "alert": ROOT_CAUSE,
             "expr": f"max by ({_ALERT_LABELS}) (\n  {_diagnosed(name, 'root', 'hurts')}\n  {fresh}\n)",
             "labels": {"severity": "page", "failure_mode": str(name)},
             "annotations": {
@@ -118,7 +140,7 @@ def _mode_rules(mode: FailureMode, targets: Sequence[Target]) -> list[dict[str, 
             },
         },
         {
-            "alert": "SyntheticsConsequence",
+            "alert": CONSEQUENCE,
             "expr": (
                 f"max by ({_ALERT_LABELS}) (\n"
                 f"  (\n    {_diagnosed(name, 'consequence', 'hurts')}\n"
@@ -133,7 +155,7 @@ def _mode_rules(mode: FailureMode, targets: Sequence[Target]) -> list[dict[str, 
             },
         },
         {
-            "alert": "SyntheticsDegraded",
+            "alert": DEGRADED,
             "expr": (
                 f"max by ({_ALERT_LABELS}) (\n  {_diagnosed(name, 'root', 'warning')}\n"
                 f"  and on ({_KEY}, failure_mode) {_second_run()}\n  {fresh}\n)"
@@ -159,7 +181,7 @@ def _unknown_mode_rules() -> list[dict[str, Any]]:
     unknown = f'failure_mode!~"{known}"'
     return [
         {
-            "alert": "SyntheticsRootCause",
+            "alert": ROOT_CAUSE,
             "expr": (
                 f"max by ({_ALERT_LABELS}) (\n"
                 f'  synthetics_failure_mode_diagnosed{{{unknown}, role="root", impact=~"{HURTS}"}} == 1\n'
@@ -169,7 +191,7 @@ def _unknown_mode_rules() -> list[dict[str, Any]]:
             "annotations": {"summary": f"{_where()}: {{{{ $labels.failure_mode }}}} (root cause)", **annotations},
         },
         {
-            "alert": "SyntheticsConsequence",
+            "alert": CONSEQUENCE,
             "expr": (
                 f"max by ({_ALERT_LABELS}) (\n"
                 f'  synthetics_failure_mode_diagnosed{{{unknown}, role="consequence"}} == 1\n'
@@ -211,7 +233,7 @@ def _machinery_rules(targets: Sequence[Target]) -> list[dict[str, Any]]:
     fresh = f"and on ({_KEY}) {FRESH}"
     rules: list[dict[str, Any]] = [
         {
-            "alert": "SyntheticsNotRunning",
+            "alert": NOT_RUNNING,
             # max_over_time: a heartbeat whose series vanished (the Pushgateway wiped) still counts.
             "expr": (
                 f"max by (target, vantage) (\n"
@@ -228,7 +250,7 @@ def _machinery_rules(targets: Sequence[Target]) -> list[dict[str, Any]]:
             },
         },
         {
-            "alert": "SyntheticsWatchdog",
+            "alert": WATCHDOG,
             "expr": f"max by (target, vantage) (\n  synthetics_last_run_timestamp_seconds\n  {fresh}\n) * 0 + 1",
             "labels": {"severity": "none"},
             "annotations": {
@@ -264,7 +286,7 @@ def _machinery_rules(targets: Sequence[Target]) -> list[dict[str, Any]]:
     expires = f"{_where()}: the certificate of {{{{ $labels.host }}}} expires in {{{{ $value | humanizeDuration }}}}"
     rules.append(
         {
-            "alert": "SyntheticsCertificateExpiring",
+            "alert": CERTIFICATE_EXPIRING,
             "expr": f"min by (target, vantage, host) (\n  (\n{ticket}\n  )\n  {fresh}\n)",
             "labels": {"severity": "ticket"},
             "annotations": {"summary": f"{expires} (under {days(lambda t: t[1])} days)", **annotations},
@@ -272,7 +294,7 @@ def _machinery_rules(targets: Sequence[Target]) -> list[dict[str, Any]]:
     )
     rules.append(
         {
-            "alert": "SyntheticsCertificateExpiring",
+            "alert": CERTIFICATE_EXPIRING,
             # Not when the run's root cause already pages for the certificate: one page, not two.
             "expr": (
                 f"min by (target, vantage, host) (\n  (\n{page}\n  )\n  {fresh}\n"
@@ -298,8 +320,8 @@ def rules_document(targets: Sequence[Target]) -> dict[str, Any]:
                 "name": "synthetics",
                 "rules": [
                     *_recording_rules(),
-                    *(rule for rule in every if rule["alert"] == "SyntheticsConsequence"),
-                    *(rule for rule in every if rule["alert"] != "SyntheticsConsequence"),
+                    *(rule for rule in every if rule["alert"] == CONSEQUENCE),
+                    *(rule for rule in every if rule["alert"] != CONSEQUENCE),
                     *_machinery_rules(targets),
                 ],
             }

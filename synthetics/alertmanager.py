@@ -36,7 +36,15 @@ from typing import Any
 
 import httpx
 
-from synthetics.alert_rules import ALERTING_README_URL, runbook_url
+from synthetics.alert_rules import (
+    ALERTING_README_URL,
+    CERTIFICATE_EXPIRING,
+    CONSEQUENCE,
+    DEGRADED,
+    ROOT_CAUSE,
+    WATCHDOG,
+    runbook_url,
+)
 from synthetics.catalogue import CATALOGUE, Mode, render_remediation
 from synthetics.check import Impact
 from synthetics.redact import Redactor
@@ -44,22 +52,12 @@ from synthetics.target import Target
 from synthetics.verdict import Verdict
 
 __all__ = [
-    "CERTIFICATE_EXPIRING",
-    "CONSEQUENCE",
-    "DEGRADED",
-    "ROOT_CAUSE",
-    "WATCHDOG",
     "AlertmanagerProblem",
     "alertmanager_client",
     "plan_alerts",
     "push_alerts",
 ]
 
-ROOT_CAUSE = "SyntheticsRootCause"
-CONSEQUENCE = "SyntheticsConsequence"
-DEGRADED = "SyntheticsDegraded"
-WATCHDOG = "SyntheticsWatchdog"
-CERTIFICATE_EXPIRING = "SyntheticsCertificateExpiring"
 # What this push raises, and so the only alerts it may resolve (a Prometheus rule's, say
 # SyntheticsNotRunning, is Prometheus's to resolve).
 _RAISED_HERE = frozenset({ROOT_CAUSE, CONSEQUENCE, DEGRADED, CERTIFICATE_EXPIRING})

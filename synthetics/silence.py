@@ -28,7 +28,8 @@ from typing import Any
 
 import httpx
 
-from synthetics.alertmanager import WATCHDOG, AlertmanagerProblem, alertmanager_client
+from synthetics.alert_rules import WATCHDOG
+from synthetics.alertmanager import AlertmanagerProblem, alertmanager_client
 from synthetics.redact import Redactor
 from synthetics.target import Target, TargetError, load_target
 

@@ -15,16 +15,8 @@ from typing import Any
 
 import pytest
 
-from synthetics.alert_rules import runbook_url
-from synthetics.alertmanager import (
-    CERTIFICATE_EXPIRING,
-    CONSEQUENCE,
-    DEGRADED,
-    ROOT_CAUSE,
-    WATCHDOG,
-    plan_alerts,
-    push_alerts,
-)
+from synthetics.alert_rules import CERTIFICATE_EXPIRING, CONSEQUENCE, DEGRADED, ROOT_CAUSE, WATCHDOG, runbook_url
+from synthetics.alertmanager import plan_alerts, push_alerts
 from synthetics.check import Impact
 from synthetics.redact import REDACTED, Redactor
 from synthetics.silence import MAX_MINUTES, main, silence_matchers
