@@ -50,6 +50,8 @@ def _gauge(controls: Controls, family: str, name: str | None = None) -> float | 
         response = httpx.get(url, timeout=5.0, trust_env=False)
     except httpx.HTTPError as err:
         raise StackError(f"synapse's metrics listener: {type(err).__name__}: {err}") from err
+    if response.status_code != 200:
+        return None  # its exporter fails a scrape now and then (element-hq/synapse#18764): not yet read
     for found in text_string_to_metric_families(response.text):
         if found.name == family:
             for sample in found.samples:

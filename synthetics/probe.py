@@ -99,10 +99,12 @@ class Prober:
         method: str = "GET",
         json_body: Any = None,
         content: bytes | None = None,
+        transient_statuses: frozenset[int] = frozenset(),
     ) -> Exchange:
         """A new exchange, never shared: repeated samples, and requests that change something.
 
-        A fast failure of a request that changes nothing (refused, reset, the edge's 502/503/504/52x)
+        A fast failure of a request that changes nothing (refused, reset, the edge's 502/503/504/52x,
+        and any of `transient_statuses`, which the caller knows its server to answer now and then)
         is confirmed before it counts: tried once more on a new connection after CONFIRM_AFTER_S,
         while at least half of the request's deadline is left, within what is left of it. The answer
         keeps the failed attempt (`Exchange.earlier`), so a check that passed on the second attempt
@@ -125,7 +127,7 @@ class Prober:
             # A pooled connection the server closed as the request went out (an HTTP/2 GOAWAY race,
             # an idle keep-alive expiring): no answer came, so clients retry once on a new one.
             exchange = self._exchange(*request, client=self._client(route), deadline_s=self._timeout)
-        if not (confirmable and _fails_fast(exchange)):
+        if not (confirmable and _fails_fast(exchange, transient_statuses)):
             return exchange
         if exchange.elapsed_s + CONFIRM_AFTER_S > self._timeout / 2:
             # No time to confirm it: the failure stands, and the host is failed for the run.
@@ -260,13 +262,13 @@ def _needed(url: str, route: Route | None) -> Route | None:
     return route
 
 
-def _fails_fast(exchange: Exchange) -> bool:
+def _fails_fast(exchange: Exchange, transient_statuses: frozenset[int]) -> bool:
     """A failure quick to see and often gone a moment later, which one more attempt confirms."""
     if exchange.reused_failure:
         return False
     if exchange.error is not None:
         return exchange.error.kind in CONFIRMED_KINDS
-    return exchange.status in CONFIRMED_STATUSES
+    return exchange.status in CONFIRMED_STATUSES or exchange.status in transient_statuses
 
 
 def _phases(marks: Mapping[str, float], started: float, finished: float, resolve_s: float) -> dict[str, float]:

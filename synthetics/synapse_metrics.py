@@ -20,6 +20,7 @@ from synthetics.exchange import Exchange
 __all__ = [
     "FAMILIES",
     "MIN_TRANSACTIONS",
+    "SCRAPE_TRANSIENT_STATUSES",
     "Sample",
     "Scrape",
     "SynapseMetrics",
@@ -43,6 +44,11 @@ FAMILIES = frozenset(
         "synapse_build_info",
     }
 )
+# Synapse's metrics listener is prometheus_client's own threaded server, reading Synapse's gauges
+# while the reactor thread changes them: now and then a scrape answers 500 ("dictionary changed size
+# during iteration", element-hq/synapse#18764, #19961) and the next one does not, as Prometheus sees
+# one failed scrape. Such a 500 is confirmed by a second scrape before it counts (synthetics.probe).
+SCRAPE_TRANSIENT_STATUSES = frozenset({500})
 # How many transactions of a kind the interval must hold for their average to say the kind is slow.
 MIN_TRANSACTIONS = 3
 # Synapse's database connection pool, as its threadpool metrics name it.
@@ -92,10 +98,11 @@ def parse_scrape(exchange: Exchange, at: float | None = None) -> Scrape:
     """The scrape an exchange holds: its samples, or the problem (no answer, not 200, unparsable)."""
     at = time.time() if at is None else at
     kept = replace(exchange, body=b"")
-    if exchange.error is not None:
-        return Scrape(kept, at, problem=f"no HTTP response ({exchange.error})")
-    if exchange.status != 200:
-        return Scrape(kept, at, problem=f"answered HTTP {exchange.status}, expected 200 with Prometheus text")
+    problem = _problem_of(exchange)
+    if problem is not None:
+        if exchange.earlier:
+            problem += f" (confirmed on attempt {exchange.attempts}; attempt 1: {exchange.earlier[0].outcome()})"
+        return Scrape(kept, at, problem=problem)
     try:
         samples = tuple(_wanted(text_string_to_metric_families(exchange.body.decode("utf-8", "replace"))))
     except (ValueError, TypeError, IndexError, KeyError) as error:
@@ -103,6 +110,14 @@ def parse_scrape(exchange: Exchange, at: float | None = None) -> Scrape:
     if not samples:
         return Scrape(kept, at, problem="answered 200 with none of Synapse's metrics: is this Synapse's listener?")
     return Scrape(kept, at, samples)
+
+
+def _problem_of(exchange: Exchange) -> str | None:
+    if exchange.error is not None:
+        return f"no HTTP response ({exchange.error})"
+    if exchange.status != 200:
+        return f"answered HTTP {exchange.status}, expected 200 with Prometheus text"
+    return None
 
 
 def _wanted(families: Iterable[object]) -> Iterable[Sample]:
@@ -129,6 +144,10 @@ class SynapseMetrics:
     url: str
     first: Scrape
     second: Scrape | None
+
+    @property
+    def scrapes(self) -> tuple[Scrape, ...]:
+        return (self.first,) if self.second is None else (self.first, self.second)
 
     @property
     def problem(self) -> str | None:

@@ -60,7 +60,7 @@ def match_response(exchange: Exchange, *matchers: Matcher, failure_mode: Mode | 
     __tracebackhide__ = True
     problems = [problem for matcher in matchers if (problem := matcher(exchange))]
     if exchange.earlier:
-        _record_attempts(exchange)
+        record_attempts(exchange)
     if exchange.error is None and not problems:
         if exchange.earlier:
             # It answered, but only when tried again: a blip, which needs a look but pages nobody.
@@ -148,7 +148,7 @@ def note(message: str) -> None:
         observed.notes.append(bounded(message))
 
 
-def _record_attempts(exchange: Exchange) -> None:
+def record_attempts(exchange: Exchange) -> None:
     observed = _observations.get()
     if observed is not None:
         observed.attempts.extend(line for line in exchange.attempt_lines() if line not in observed.attempts)

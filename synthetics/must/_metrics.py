@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import pytest
 
-from synthetics.must._core import fail, note
+from synthetics.must._core import fail, note, record_attempts
 from synthetics.synapse_metrics import MIN_TRANSACTIONS, SynapseMetrics
 
 __all__ = [
@@ -38,6 +38,15 @@ def _over(metrics: SynapseMetrics) -> str:
 
 def read_the_metrics(metrics: SynapseMetrics) -> None:
     __tracebackhide__ = True
+    for scrape in metrics.scrapes:
+        if scrape.exchange.earlier:
+            record_attempts(scrape.exchange)
+            if scrape.ok:
+                # Synapse's exporter, not Synapse: its thread races the reactor (SCRAPE_TRANSIENT_STATUSES).
+                note(
+                    f"GET {metrics.url}: answered on attempt {scrape.exchange.attempts}; attempt 1: "
+                    f"{scrape.exchange.earlier[0].outcome()} (a scrape Synapse's metrics exporter fails now and then)"
+                )
     if metrics.problem is not None:
         raise fail(
             f"GET {metrics.url}: {metrics.problem}: Synapse's metrics listener (homeserver.metrics_url) does not "

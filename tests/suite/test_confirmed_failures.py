@@ -35,12 +35,19 @@ def target_for(port: int, ca_bundle: Path, timeout_s: float = 2.0) -> Target:
     )
 
 
-def probe(behaviour: Behaviour, tmp_path: Path, *, method: str = "GET", timeout_s: float = 2.0):  # type: ignore[no-untyped-def]
+def probe(  # type: ignore[no-untyped-def]
+    behaviour: Behaviour,
+    tmp_path: Path,
+    *,
+    method: str = "GET",
+    timeout_s: float = 2.0,
+    transient_statuses: frozenset[int] = frozenset(),
+):
     with HostileServer(behaviour, (HOST,), tmp_path) as server:
         prober = Prober(target_for(server.port, server.ca_bundle, timeout_s))
         try:
             started = time.monotonic()
-            exchange = prober.fetch("/_matrix/client/versions", method=method)
+            exchange = prober.fetch("/_matrix/client/versions", method=method, transient_statuses=transient_statuses)
             return exchange, server.requests, time.monotonic() - started
         finally:
             prober.close()
@@ -58,6 +65,13 @@ def test_a_blip_answers_on_the_second_attempt_and_keeps_the_first(tmp_path: Path
 def test_an_outage_fails_its_confirming_attempt_too(tmp_path: Path) -> None:
     exchange, requests, _ = probe("status-502", tmp_path)
     assert (exchange.status, exchange.attempts, requests) == (502, 2, 2)
+
+
+def test_a_server_error_is_confirmed_only_where_the_caller_knows_it_to_be_transient(tmp_path: Path) -> None:
+    once, requests_once, _ = probe("status-500", tmp_path)
+    assert (once.status, once.attempts, requests_once) == (500, 1, 1)
+    again, requests_again, _ = probe("status-500", tmp_path, transient_statuses=frozenset({500}))
+    assert (again.status, again.attempts, requests_again) == (500, 2, 2)
 
 
 def test_a_write_is_never_retried(tmp_path: Path) -> None:
