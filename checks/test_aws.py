@@ -104,7 +104,7 @@ def test_s3_public_access_blocked(s3_public_access: PublicAccess) -> None:
     severity=Severity.NORMAL,
     detects=Mode.DATABASE_ERRORS,
     title="No database errors in the homeserver's logs",
-    proven_by=("db-pool-exhausted", "db-down"),
+    proven_by=("db-connections-refused", "db-down"),
 )
 def test_logs_free_of_database_errors(log_search: LogSearch, live_database: dict[str, bool | None]) -> None:
     # Old errors are judged against what the live database checks see now (recovered or not).
@@ -128,7 +128,7 @@ def test_ec2_instance_running(ec2_state: Ec2State) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="The database answers a direct read-only probe, with connections to spare",
     modes=CAPACITY,
-    proven_by=("db-down", "db-pool-exhausted"),
+    proven_by=("db-down", "db-connections-refused", "db-pool-exhausted"),
 )
 def test_database_direct_probe(database_probe: DatabaseProbe) -> None:
     must.answer_directly(database_probe)

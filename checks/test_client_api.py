@@ -42,7 +42,7 @@ def test_versions_http2(client_versions: Exchange) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="A database-backed endpoint answers (room alias lookup)",
     needs=("origin",),
-    proven_by=("db-down", "db-pool-exhausted"),
+    proven_by=("db-down", "db-connections-refused"),
 )
 def test_database_answers(alias_lookup: Exchange) -> None:
     # Needs no login and reads the database: 404 M_NOT_FOUND when healthy, 500 when the database fails,

@@ -35,7 +35,7 @@ def test_listener_answers(synapse_metrics: SynapseMetrics) -> None:
     detects=Mode.DATABASE_ERRORS,
     title="Transactions get a database connection without waiting (the connection pool is not exhausted)",
     needs=("synapse-metrics",),
-    proven_by=("db-pool-saturated",),
+    proven_by=("db-pool-saturated", "db-pool-exhausted"),
 )
 def test_pool_wait(synapse_metrics: SynapseMetrics, target: Target) -> None:
     must.wait_little_for_connections(synapse_metrics, target.thresholds.db_pool_wait_ms)
@@ -47,7 +47,7 @@ def test_pool_wait(synapse_metrics: SynapseMetrics, target: Target) -> None:
     detects=Mode.SLOW_PERFORMANCE,
     title="No kind of database transaction is slow",
     needs=("synapse-metrics",),
-    proven_by=("db-pool-saturated",),
+    proven_by=("db-pool-saturated", "db-pool-exhausted"),
 )
 def test_transaction_time(synapse_metrics: SynapseMetrics, target: Target) -> None:
     must.keep_transactions_fast(synapse_metrics, target.thresholds.db_transaction_ms)

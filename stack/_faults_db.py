@@ -1,4 +1,4 @@
-"""Faults of the database layer: PostgreSQL stopped, and every connection slot taken."""
+"""Faults of the database layer: PostgreSQL stopped, and every connection slot taken (Synapse's reconnects refused)."""
 
 from __future__ import annotations
 
@@ -63,13 +63,15 @@ def start_postgres(controls: Controls) -> None:
     _wait_for_database(controls, healthy=True)
 
 
-def _hold_slots(controls: Controls) -> None:
+def hold_slots(controls: Controls, *, spare_only: bool = False) -> None:
+    """Every connection slot Synapse's role may use taken (see stack/_slot_holder.py): Synapse's own
+    connections cut first, or, `spare_only`, left to it with no more to be had."""
     layout, record = controls.layout, controls.record
     if is_running(record.processes.get(HOLDER)):
         return
     ready = layout.root / "slot-holder.ready"
     ready.unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "stack._slot_holder", str(layout.root)]
+    argv = [sys.executable, "-m", "stack._slot_holder", str(layout.root), *(["--spare-only"] if spare_only else [])]
     record.processes[HOLDER] = holder = spawn(
         argv, log=layout.root / "slot-holder.log", cwd=layout.root, env=python_env()
     )
@@ -78,14 +80,22 @@ def _hold_slots(controls: Controls) -> None:
         raise StackError(f"the slot holder took no slots within {READY_S:.0f} s")
     if not ready.exists():
         raise StackError("the slot holder exited before holding any slot (see slot-holder.log)")
-    _wait_for_database(controls, healthy=False)
 
 
-def _release_slots(controls: Controls) -> None:
+def release_slots(controls: Controls) -> None:
     record = controls.record
     stop(record.processes.pop(HOLDER, None), grace_s=5)
     controls.save()
     (controls.layout.root / "slot-holder.ready").unlink(missing_ok=True)
+
+
+def _refuse_connections(controls: Controls) -> None:
+    hold_slots(controls)
+    _wait_for_database(controls, healthy=False)
+
+
+def _accept_connections(controls: Controls) -> None:
+    release_slots(controls)
     _wait_for_database(controls, healthy=True)
 
 
@@ -98,10 +108,10 @@ FAULTS: tuple[Fault, ...] = (
         heal=start_postgres,
     ),
     Fault(
-        name="db-pool-exhausted",
+        name="db-connections-refused",
         failure_mode="database-errors",
         summary="every PostgreSQL connection slot Synapse may use is taken; its reconnects are refused",
-        inject=_hold_slots,
-        heal=_release_slots,
+        inject=_refuse_connections,
+        heal=_accept_connections,
     ),
 )

@@ -1,5 +1,6 @@
-"""Faults that Synapse's own metrics show first: its connection pool saturated by slow queries, an
-event processor stalled on a held lock, and its open-files limit lowered to just above its use.
+"""Faults that Synapse's own metrics show first: its connection pool saturated by slow queries (with
+the database's other connection slots taken too, or not), an event processor stalled on a held
+lock, and its open-files limit lowered to just above its use.
 
 Each is made as production makes it (queries that wait on a lock, a write that cannot happen) and
 read back on the metrics listener before it counts as injected, as the checks read it; healing
@@ -20,13 +21,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stack._errors import StackError
 from stack._fault_types import Controls, Fault
-from stack._faults_db import POOL_SIZE, _wait_for_database
+from stack._faults_db import POOL_SIZE, _wait_for_database, hold_slots, release_slots
 from stack._faults_synapse import _call
 from stack._lock_holder import ready_file
 from stack._process import ProcRef, is_running, python_env, spawn, stop, wait_until
 from stack._users import CANARY_ROOM
 
 POOL_FAULT = "db-pool-saturated"
+EXHAUSTED_FAULT = "db-pool-exhausted"
 PROCESSING_FAULT = "event-processing-stalled"
 SATURATOR = "pool-saturator"
 STALLER = "processing-lock-holder"
@@ -105,6 +107,22 @@ def _drain(controls: Controls) -> None:
     (controls.layout.root / "pool-saturator.ready").unlink(missing_ok=True)
     _settle("its connection pool did not drain", lambda: _busy_connections(controls) < POOL_SIZE)
     _wait_for_database(controls, healthy=True)
+
+
+# -- db-pool-exhausted -----------------------------------------------------------------------------
+# The pool saturated as above, and then every PostgreSQL slot nobody uses taken, Synapse's untouched:
+# its connections stay busy with slow queries, and no more can be had to relieve them (raising
+# cp_max would not help; a restart would not get its connections back).
+
+
+def _exhaust(controls: Controls) -> None:
+    _saturate(controls)
+    hold_slots(controls, spare_only=True)
+
+
+def _replenish(controls: Controls) -> None:
+    release_slots(controls)
+    _drain(controls)
 
 
 # -- event-processing-stalled ----------------------------------------------------------------------
@@ -206,6 +224,14 @@ FAULTS: tuple[Fault, ...] = (
         "every other transaction waits for one",
         inject=_saturate,
         heal=_drain,
+    ),
+    Fault(
+        name=EXHAUSTED_FAULT,
+        failure_mode="database-errors",
+        summary="slow queries hold every connection of Synapse's own pool (cp_max) and every other PostgreSQL "
+        "connection slot is taken: transactions wait for a connection none can be opened to relieve",
+        inject=_exhaust,
+        heal=_replenish,
     ),
     Fault(
         name=PROCESSING_FAULT,

@@ -1,9 +1,10 @@
 """Takes every PostgreSQL connection slot Synapse's role may use, and holds them until stopped.
 
-Run as `python -m stack._slot_holder STATE_DIR` by the `db-pool-exhausted` fault. It connects as
-Synapse's own role (a role may terminate its own backends), so Synapse's open connections are cut
-and its reconnects meet "too many clients" or "remaining connection slots are reserved", as when a
-real pool is exhausted.
+Run as `python -m stack._slot_holder STATE_DIR` by the `db-connections-refused` fault. It connects
+as Synapse's own role (a role may terminate its own backends), so Synapse's open connections are cut
+and its reconnects meet "too many clients" or "remaining connection slots are reserved", as when the
+database's connection limit is reached. With `--spare-only` (the `db-pool-exhausted` fault) it takes
+only the slots nobody uses and cuts nothing: Synapse keeps the connections it has, and gets no more.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _terminate_others(connection: Any) -> int:
     return int(row[0]) if row else 0
 
 
-def main(state_dir: Path) -> int:
+def main(state_dir: Path, *, cut: bool = True) -> int:
     keys = credentials(state_dir / "secrets" / "pgpass")
     held: list[Any] = []
     deadline = time.monotonic() + SETTLE_S
@@ -52,6 +53,8 @@ def main(state_dir: Path) -> int:
         if connection is not None:
             held.append(connection)
             continue
+        if not cut:
+            break  # full: every slot left is taken, Synapse's own untouched
         # Full: cut Synapse's connections so that it must reconnect, then take what they freed.
         if held and _terminate_others(held[0]) == 0 and time.monotonic() > deadline - SETTLE_S / 2:
             break
@@ -67,4 +70,4 @@ def main(state_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    sys.exit(main(Path(sys.argv[1]), cut="--spare-only" not in sys.argv[2:]))

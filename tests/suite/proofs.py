@@ -111,9 +111,18 @@ FAULT_SEEN: dict[str, Seen] = {
         says={"aws.s3_public_access_blocked": ("is public", "statement 'PublicRead'", "RestrictPublicBuckets")}
     ),
     # Synapse's own pool out of connections: the diagnosis cites the wait, measured, as the cause.
-    # (db-pool-exhausted takes PostgreSQL's slots instead: Synapse fails fast there, with no wait.)
+    # (db-connections-refused takes PostgreSQL's slots instead: Synapse fails fast there, with no wait.)
     "db-pool-saturated": Seen(
         says={"synapse_metrics.pool_wait": ("connection pool exhausted", "of its 5 connections busy")}, most_likely=True
+    ),
+    # The same pool, and no slot left to open another: the wait is the cause, the direct probe's refusal
+    # its confirmation that the database has nothing to spare.
+    "db-pool-exhausted": Seen(
+        says={
+            "synapse_metrics.pool_wait": ("connection pool exhausted", "of its 5 connections busy"),
+            "aws.database_direct_probe": ("connection slots",),
+        },
+        most_likely=True,
     ),
     "event-processing-stalled": Seen(
         says={"synapse_metrics.event_processing_lag": ("federation_sender", "did not move")}
