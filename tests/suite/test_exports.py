@@ -164,3 +164,15 @@ def test_a_run_of_some_checks_only_pushes_nothing(tmp_path: Path) -> None:
     assert pushed == {}
     # The text file beside the verdict is still written: it is this run's, not the schedule's.
     assert series((tmp_path / "synthetics.prom").read_text(), target="down")
+
+
+def test_a_read_only_run_pushes_nothing(tmp_path: Path) -> None:
+    """`--read-only` skips the checks that write (the canary message, the upload): a passing one never
+    saw messages go undelivered, so pushed it would resolve what the last whole run raised for that."""
+    with pushgateway(tmp_path / "pushgateway") as gateway:
+        target = down_target(tmp_path, gateway)
+        run = run_suite(tmp_path, f"--target={target}", "--read-only")
+        pushed = group_on(gateway, job="synapse-synthetics", target="down")
+    assert run.verdict["selection"] == "--read-only", run.output[-2000:]
+    assert "metrics not pushed: the run chose some checks only (--read-only)" in run.output
+    assert pushed == {}
