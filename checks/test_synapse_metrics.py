@@ -1,6 +1,6 @@
 """Synapse's own metrics: the causes inside (a pool out of connections, slow transactions, stalled
-event processing, descriptors running out, the wrong version) that the outside checks see as their
-symptoms. Read from the metrics listener, which only a run from inside reaches
+event processing, descriptors running out, the wrong version, a blocked reactor) that the outside
+checks see as their symptoms. Read from the metrics listener, which only a run from inside reaches
 (`homeserver.metrics_url`); skipped without it."""
 
 import pytest
@@ -90,3 +90,16 @@ def test_version_expected(synapse_metrics: SynapseMetrics, target: Target) -> No
     if target.homeserver.synapse_version is None:
         pytest.skip(target.why_absent("homeserver.synapse_version"))
     must.run_the_expected_version(synapse_metrics, target.homeserver.synapse_version)
+
+
+@check(
+    layer=Layer.METRICS,
+    severity=Severity.NORMAL,
+    detects=Mode.SLOW_PERFORMANCE,
+    title="Synapse's reactor ticks, each tick short",
+    needs=("synapse-metrics",),
+    proven_by=("reactor-blocked",),
+)
+def test_reactor_tick(synapse_metrics: SynapseMetrics, target: Target) -> None:
+    thresholds = target.thresholds
+    must.keep_reactor_ticking(synapse_metrics, thresholds.reactor_tick_ms, thresholds.reactor_busy_percent)

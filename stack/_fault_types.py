@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import yaml
 
 from stack._layout import Layout
 from stack._statefile import StateRecord
@@ -41,3 +43,15 @@ class Fault:
     heal: Callable[[Controls], None]
     # The verdict's status the suite should reach with this fault injected (reports/verdict.json).
     status: str = "unhealthy"
+
+
+def homeserver_config(controls: Controls) -> dict[str, Any]:
+    """The homeserver.yaml Synapse runs with, for a fault to change (see `restart_synapse_with`)."""
+    config: dict[str, Any] = yaml.safe_load(controls.layout.homeserver_yaml.read_text())
+    return config
+
+
+def restart_synapse_with(controls: Controls, config: Mapping[str, Any]) -> None:
+    """Synapse restarted with `config` as its homeserver.yaml, as an operator's config change is made."""
+    controls.layout.homeserver_yaml.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    controls.restart_component("synapse")

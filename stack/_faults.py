@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import yaml
-
 from stack import _faults_aws, _faults_db, _faults_dns, _faults_edge, _faults_metrics, _faults_synapse
 from stack._errors import StackError
-from stack._fault_types import Controls, Fault
+from stack._fault_types import Controls, Fault, homeserver_config, restart_synapse_with
 
 __all__ = ["FAULTS", "REGISTRY", "Controls", "Fault", "lookup"]
 
@@ -27,12 +25,10 @@ def _registration(open_to_all: bool) -> Callable[[Controls], None]:
     """Registration open to anyone (no token, no e-mail), as a careless config change would leave it."""
 
     def change(controls: Controls) -> None:
-        path = controls.layout.homeserver_yaml
-        config = yaml.safe_load(path.read_text())
+        config = homeserver_config(controls)
         config["enable_registration"] = open_to_all
         config["enable_registration_without_verification"] = open_to_all
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        controls.restart_component("synapse")
+        restart_synapse_with(controls, config)
 
     return change
 

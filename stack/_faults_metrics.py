@@ -1,6 +1,7 @@
 """Faults that Synapse's own metrics show first: its connection pool saturated by slow queries (with
 the database's other connection slots taken too, or not), an event processor stalled on a held
-lock, and its open-files limit lowered to just above its use.
+lock, its open-files limit lowered to just above its use, and its reactor blocked by a module's
+synchronous calls.
 
 Each is made as production makes it (queries that wait on a lock, a write that cannot happen) and
 read back on the metrics listener before it counts as injected, as the checks read it; healing
@@ -12,15 +13,18 @@ from __future__ import annotations
 import os
 import resource
 import secrets
+import shutil
 import sys
+import time
 import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from stack._errors import StackError
-from stack._fault_types import Controls, Fault
+from stack._fault_types import Controls, Fault, homeserver_config, restart_synapse_with
 from stack._faults_db import POOL_SIZE, _wait_for_database, hold_slots, release_slots
 from stack._faults_synapse import _call
 from stack._lock_holder import ready_file
@@ -45,8 +49,9 @@ READY_S = 15.0
 SETTLE_S = 30.0
 
 
-def _gauge(controls: Controls, family: str, name: str | None = None) -> float | None:
-    """A gauge of Synapse's metrics listener (the one labelled `name` when given), read directly."""
+def _gauge(controls: Controls, family: str, name: str | None = None, *, sample: str | None = None) -> float | None:
+    """A gauge of Synapse's metrics listener (the one labelled `name` when given), read directly; or
+    the family's `sample` (a histogram's `_sum`)."""
     url = f"http://127.0.0.1:{controls.record.ports['metrics']}/_synapse/metrics"
     try:
         response = httpx.get(url, timeout=5.0, trust_env=False)
@@ -56,9 +61,9 @@ def _gauge(controls: Controls, family: str, name: str | None = None) -> float | 
         return None  # its exporter fails a scrape now and then (element-hq/synapse#18764): not yet read
     for found in text_string_to_metric_families(response.text):
         if found.name == family:
-            for sample in found.samples:
-                if name is None or sample.labels.get("name") == name:
-                    return float(sample.value)
+            for each in found.samples:
+                if (name is None or each.labels.get("name") == name) and sample in (None, each.name):
+                    return float(each.value)
     return None
 
 
@@ -216,6 +221,72 @@ def _restore_fd_limit(controls: Controls) -> None:
     controls.save()
 
 
+# -- reactor-blocked ------------------------------------------------------------------------------
+
+REACTOR_FAULT = "reactor-blocked"
+# The module as Synapse imports it: the file copied next to homeserver.yaml, where Synapse runs.
+BLOCKER = "reactor_blocker"
+BLOCKER_SOURCE = Path(__file__).with_name("_reactor_blocker.py")
+# A synchronous call of 300 ms every 400 ms: the reactor blocked three quarters of the time. Hard
+# enough that no average hides it, and the quarter left keeps requests answering (slowly) inside
+# the run's deadlines, as a Synapse with such a module does.
+BLOCK_MS, EVERY_MS = 300, 400
+# The share of a second the reactor spends in its ticks: blocked over the one, healed under the other
+# (an idle Synapse spends well under 1 %).
+BLOCKED_SHARE, HEALED_SHARE = 0.5, 0.1
+SHARE_WINDOW_S = 1.0
+
+
+def _reactor_share(controls: Controls) -> float | None:
+    """The share of about a second that Synapse's reactor spent running callbacks, from its tick time
+    (None when a scrape was not read: its exporter fails one now and then)."""
+
+    def ticked() -> float | None:
+        return _gauge(controls, "python_twisted_reactor_tick_time", sample="python_twisted_reactor_tick_time_sum")
+
+    before, started = ticked(), time.monotonic()
+    time.sleep(SHARE_WINDOW_S)
+    after = ticked()
+    if before is None or after is None:
+        return None
+    return max(0.0, after - before) / (time.monotonic() - started)
+
+
+def _reactor_share_is(controls: Controls, over: float | None = None, under: float | None = None) -> bool:
+    share = _reactor_share(controls)
+    return share is not None and (over is None or share > over) and (under is None or share < under)
+
+
+def _block_reactor(controls: Controls) -> None:
+    if REACTOR_FAULT in controls.record.extra:
+        return  # already injected
+    config = homeserver_config(controls)
+    # What heal puts back: the modules as they were (None: no `modules:` at all), kept in state.json.
+    controls.record.extra[REACTOR_FAULT] = {"modules": config.get("modules")}
+    controls.save()
+    shutil.copyfile(BLOCKER_SOURCE, controls.layout.root / f"{BLOCKER}.py")
+    blocker = {"module": f"{BLOCKER}.ReactorBlocker", "config": {"block_ms": BLOCK_MS, "every_ms": EVERY_MS}}
+    config["modules"] = [*(config.get("modules") or []), blocker]
+    restart_synapse_with(controls, config)
+    _settle("its reactor did not show blocked", lambda: _reactor_share_is(controls, over=BLOCKED_SHARE))
+
+
+def _unblock_reactor(controls: Controls) -> None:
+    saved = controls.record.extra.get(REACTOR_FAULT)
+    if saved is None:
+        return  # never injected (or already healed)
+    config = homeserver_config(controls)
+    if saved["modules"] is None:
+        config.pop("modules", None)
+    else:
+        config["modules"] = saved["modules"]
+    restart_synapse_with(controls, config)
+    (controls.layout.root / f"{BLOCKER}.py").unlink(missing_ok=True)
+    _settle("its reactor stayed busy", lambda: _reactor_share_is(controls, under=HEALED_SHARE))
+    del controls.record.extra[REACTOR_FAULT]
+    controls.save()
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault(
         name=POOL_FAULT,
@@ -248,5 +319,13 @@ FAULTS: tuple[Fault, ...] = (
         f"{FD_SPARE} above the descriptors it has open (a low nofile ulimit)",
         inject=_lower_fd_limit,
         heal=_restore_fd_limit,
+    ),
+    Fault(
+        name=REACTOR_FAULT,
+        failure_mode="slow-performance",
+        summary=f"a Synapse module makes a synchronous call of {BLOCK_MS} ms every {EVERY_MS} ms on Synapse's "
+        "reactor (its event loop): every request waits behind it",
+        inject=_block_reactor,
+        heal=_unblock_reactor,
     ),
 )

@@ -16,10 +16,9 @@ from typing import Any
 
 import httpx
 import psycopg2
-import yaml
 
 from stack._errors import StackError
-from stack._fault_types import Controls, Fault
+from stack._fault_types import Controls, Fault, homeserver_config, restart_synapse_with
 from stack._postgres import credentials
 from stack._process import is_running, python_env, spawn, stop, wait_until
 from stack._users import CANARY_USER_ID
@@ -193,7 +192,7 @@ def _forget_destination(controls: Controls) -> None:
 
 
 def _listeners(controls: Controls) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    config: dict[str, Any] = yaml.safe_load(controls.layout.homeserver_yaml.read_text())
+    config = homeserver_config(controls)
     return config, list(config["listeners"])
 
 
@@ -210,8 +209,7 @@ def _listener_fault(name: str, port_name: str, summary: str) -> Fault:
         controls.record.extra[name] = {"listeners": listeners}
         controls.save()
         config["listeners"] = kept
-        controls.layout.homeserver_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
-        controls.restart_component("synapse")
+        restart_synapse_with(controls, config)
 
     def restore(controls: Controls) -> None:
         saved = controls.record.extra.get(name)
@@ -219,8 +217,7 @@ def _listener_fault(name: str, port_name: str, summary: str) -> Fault:
             return  # never injected (or already healed)
         config, _ = _listeners(controls)
         config["listeners"] = saved["listeners"]
-        controls.layout.homeserver_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
-        controls.restart_component("synapse")
+        restart_synapse_with(controls, config)
         del controls.record.extra[name]
         controls.save()
 

@@ -47,6 +47,7 @@ from synthetics.must._journeys import complete
 from synthetics.must._metrics import (
     keep_event_processing_current,
     keep_file_descriptors,
+    keep_reactor_ticking,
     keep_transactions_fast,
     read_the_metrics,
     run_the_expected_version,
@@ -85,6 +86,7 @@ __all__ = [
     "have_no_pending_background_updates",
     "keep_event_processing_current",
     "keep_file_descriptors",
+    "keep_reactor_ticking",
     "keep_registration_closed",
     "keep_rooms_small",
     "keep_transactions_fast",

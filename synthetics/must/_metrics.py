@@ -16,6 +16,7 @@ from synthetics.synapse_metrics import MIN_TRANSACTIONS, SynapseMetrics
 __all__ = [
     "keep_event_processing_current",
     "keep_file_descriptors",
+    "keep_reactor_ticking",
     "keep_transactions_fast",
     "read_the_metrics",
     "run_the_expected_version",
@@ -134,3 +135,29 @@ def run_the_expected_version(metrics: SynapseMetrics, expected: str) -> None:
             f"Synapse {running} runs (synapse_build_info at {metrics.url}), not the {expected} of "
             "homeserver.synapse_version: the deployment did not roll out, or rolled back"
         )
+
+
+def keep_reactor_ticking(metrics: SynapseMetrics, threshold_ms: float, threshold_busy_percent: float) -> None:
+    """Synapse's event loop is not blocked: its reactor ticks, each tick is short, and it spends most of
+    the time waiting for work (see ReactorTicks for why both the average and the share)."""
+    __tracebackhide__ = True
+    ticks = _exported(metrics.reactor_ticks(), metrics, "python_twisted_reactor_tick_time")
+    explains = (
+        "Synapse's reactor (its event loop) is blocked: every request waits behind it, which explains every "
+        "endpoint answering slowly or timing out"
+    )
+    if ticks.count == 0:
+        seen = f" (it last polled {ticks.last_seen_s:.1f} s ago)" if ticks.last_seen_s is not None else ""
+        raise fail(f"the reactor did not tick once {_over(metrics)}{seen}: {explains}")
+    measured = (
+        f"{ticks.count:.0f} reactor ticks averaged {ticks.average_ms:.1f} ms and took {ticks.seconds:.1f} s, "
+        f"{ticks.busy_percent:.0f} % of the interval, {_over(metrics)}"
+    )
+    over = []
+    if ticks.average_ms > threshold_ms:
+        over.append(f"the {threshold_ms:g} ms of thresholds.reactor_tick_ms")
+    if ticks.busy_percent > threshold_busy_percent:
+        over.append(f"the {threshold_busy_percent:g} % of thresholds.reactor_busy_percent")
+    if over:
+        raise fail(f"{measured}, over {' and '.join(over)}: {explains}")
+    note(measured)

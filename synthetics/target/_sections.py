@@ -169,6 +169,12 @@ class Thresholds:
     open_fds_percent: float = option(
         number(1, 100), default=80.0, doc="open file descriptors, as a share of the process's limit, that is too many"
     )
+    reactor_tick_ms: float = option(
+        number(1, 600_000), default=100.0, doc="average time of one tick of Synapse's reactor (its event loop)"
+    )
+    reactor_busy_percent: float = option(
+        number(1, 100), default=50.0, doc="share of the interval Synapse's reactor spends in its ticks that is too much"
+    )
 
 
 @section

@@ -128,6 +128,10 @@ FAULT_SEEN: dict[str, Seen] = {
         says={"synapse_metrics.event_processing_lag": ("federation_sender", "did not move")}
     ),
     "synapse-fds-near-limit": Seen(says={"synapse_metrics.file_descriptors": ("file descriptors open",)}),
+    # A few long ticks among many idle ones: the share of the interval in ticks names it, with the symptom.
+    "reactor-blocked": Seen(
+        says={"synapse_metrics.reactor_tick": ("thresholds.reactor_busy_percent", "every endpoint answering slowly")}
+    ),
 }
 
 # Faults no check declares, each with the reason. Empty: every fault of the stack proves a check.

@@ -180,3 +180,70 @@ def test_one_slow_transaction_is_no_slow_kind() -> None:
     thrice = metrics(page(wait_sum=0, wait_count=0, txn=(0.0, 10)), page(wait_sum=0, wait_count=0, txn=(0.6, 13)))
     with pytest.raises(must.CheckFailed, match="get_users averaged 200 ms over 3"):
         must.keep_transactions_fast(thrice, 100)
+
+
+def with_reactor(base: bytes, *, took: float, ticks: float, last_seen: float = 0.01) -> bytes:
+    """A page with Synapse's reactor metrics too (its tick-time histogram, its last-seen gauge)."""
+    tick_time = HistogramMetricFamily("python_twisted_reactor_tick_time", "Tick time of the Twisted reactor (sec)")
+    tick_time.add_metric([], buckets=[("+Inf", ticks)], sum_value=took)
+    last_polled = GaugeMetricFamily("python_twisted_reactor_last_seen", "", value=last_seen)
+    return base + exposition([tick_time, last_polled])
+
+
+def reactor(took: tuple[float, float], ticks: tuple[float, float], last_seen: float = 0.01) -> SynapseMetrics:
+    """Two scrapes 2 s apart whose reactor histogram went from took[0] s over ticks[0] to took[1] over ticks[1]."""
+    quiet = page(wait_sum=0, wait_count=0)
+    return metrics(
+        with_reactor(quiet, took=took[0], ticks=ticks[0]),
+        with_reactor(quiet, took=took[1], ticks=ticks[1], last_seen=last_seen),
+    )
+
+
+def test_a_reactor_blocked_by_a_few_long_ticks_among_idle_ones_fails_on_its_busy_share() -> None:
+    declared()
+    # 5 ticks of 300 ms and 15 idle ones in 2 s: 75 ms on average, under the 100 ms, yet 75 % of the time.
+    read = reactor(took=(10.0, 11.5), ticks=(1000, 1020))
+    ticks = read.reactor_ticks()
+    assert ticks is not None and ticks.count == 20
+    assert (ticks.average_ms, ticks.busy_percent, ticks.last_seen_s) == pytest.approx((75.0, 75.0, 0.01))
+    with pytest.raises(
+        must.CheckFailed,
+        match=r"\[slow-performance\] 20 reactor ticks averaged 75\.0 ms and took 1\.5 s, 75 % of the interval, in the "
+        r"2\.0 s .*, over the 50 % of thresholds\.reactor_busy_percent: .*every endpoint answering slowly",
+    ):
+        must.keep_reactor_ticking(read, 100, 50)
+    must.keep_reactor_ticking(read, 100, 80)
+
+
+def test_ticks_all_long_fail_on_their_average() -> None:
+    declared()
+    read = reactor(took=(10.0, 10.9), ticks=(1000, 1003))
+    with pytest.raises(must.CheckFailed, match=r"averaged 300\.0 ms .*over the 100 ms of thresholds\.reactor_tick_ms:"):
+        must.keep_reactor_ticking(read, 100, 50)
+
+
+def test_an_idle_reactor_passes() -> None:
+    declared()
+    # What the reference deployment's idle Synapse shows: 27 ticks of well under a millisecond in 2 s.
+    must.keep_reactor_ticking(reactor(took=(2.258, 2.264), ticks=(474, 501)), 100, 50)
+
+
+def test_a_reactor_that_does_not_tick_says_when_it_last_polled() -> None:
+    declared()
+    read = reactor(took=(10.0, 10.0), ticks=(1000, 1000), last_seen=12.3)
+    with pytest.raises(must.CheckFailed, match=r"the reactor did not tick once in the 2\.0 s .*12\.3 s ago\): Synapse"):
+        must.keep_reactor_ticking(read, 100, 50)
+
+
+def test_a_tick_that_began_before_the_first_scrape_counts_at_most_the_whole_interval() -> None:
+    declared()
+    ticks = reactor(took=(10.0, 13.0), ticks=(1000, 1001)).reactor_ticks()
+    assert ticks is not None and ticks.busy_percent == 100.0
+
+
+def test_a_synapse_without_reactor_metrics_is_no_finding() -> None:
+    declared()
+    read = metrics(page(wait_sum=0, wait_count=0), page(wait_sum=0, wait_count=0))
+    assert read.reactor_ticks() is None
+    with pytest.raises(pytest.skip.Exception, match="python_twisted_reactor_tick_time"):
+        must.keep_reactor_ticking(read, 100, 50)
