@@ -1,7 +1,7 @@
 """Synapse's own metrics: the causes inside (a pool out of connections, slow transactions, stalled
-event processing, descriptors running out, the wrong version) that the outside checks see as their
-symptoms. Read from the metrics listener, which only a run from inside reaches
-(`homeserver.metrics_url`); skipped without it."""
+event processing, descriptors running out, the wrong version, a backed-up federation queue) that the
+outside checks see as their symptoms. Read from the metrics listener, which only a run from inside
+reaches (`homeserver.metrics_url`); skipped without it."""
 
 import pytest
 
@@ -90,3 +90,15 @@ def test_version_expected(synapse_metrics: SynapseMetrics, target: Target) -> No
     if target.homeserver.synapse_version is None:
         pytest.skip(target.why_absent("homeserver.synapse_version"))
     must.run_the_expected_version(synapse_metrics, target.homeserver.synapse_version)
+
+
+@check(
+    layer=Layer.METRICS,
+    severity=Severity.NORMAL,
+    detects=Mode.FEDERATION_BROKEN,
+    title="Few PDUs wait in the outbound federation queue",
+    needs=("synapse-metrics",),
+    proven_by=("federation-queue-backed-up",),
+)
+def test_federation_queue(synapse_metrics: SynapseMetrics, target: Target) -> None:
+    must.keep_federation_queue_short(synapse_metrics, target.thresholds.federation_pending_pdus)

@@ -15,6 +15,7 @@ from synthetics.synapse_metrics import MIN_TRANSACTIONS, SynapseMetrics
 
 __all__ = [
     "keep_event_processing_current",
+    "keep_federation_queue_short",
     "keep_file_descriptors",
     "keep_transactions_fast",
     "read_the_metrics",
@@ -124,4 +125,17 @@ def run_the_expected_version(metrics: SynapseMetrics, expected: str) -> None:
         raise fail(
             f"Synapse {running} runs (synapse_build_info at {metrics.url}), not the {expected} of "
             "homeserver.synapse_version: the deployment did not roll out, or rolled back"
+        )
+
+
+def keep_federation_queue_short(metrics: SynapseMetrics, threshold_pdus: float) -> None:
+    """Outbound federation keeps up: few PDUs wait to be sent to other servers."""
+    __tracebackhide__ = True
+    pending = _exported(metrics.pending_pdus(), metrics, "synapse_federation_transaction_queue_pending_pdus")
+    if pending > threshold_pdus:
+        raise fail(
+            f"{pending:.0f} PDUs wait in Synapse's outbound federation queue ({metrics.url}), over the "
+            f"{threshold_pdus:g} of thresholds.federation_pending_pdus: outbound federation is backed up, so other "
+            "servers get this server's events late or not at all (which federation testers, looking inbound, "
+            "cannot see)"
         )

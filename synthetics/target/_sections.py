@@ -169,6 +169,9 @@ class Thresholds:
     open_fds_percent: float = option(
         number(1, 100), default=80.0, doc="open file descriptors, as a share of the process's limit, that is too many"
     )
+    federation_pending_pdus: float = option(
+        number(1, 1_000_000_000), default=1000.0, doc="PDUs that may wait in the outbound federation queue"
+    )
 
 
 @section

@@ -119,6 +119,10 @@ FAULT_SEEN: dict[str, Seen] = {
         says={"synapse_metrics.event_processing_lag": ("federation_sender", "did not move")}
     ),
     "synapse-fds-near-limit": Seen(says={"synapse_metrics.file_descriptors": ("file descriptors open",)}),
+    # A slow destination fills the queue while none fails: only the queue check says so, naming the count.
+    "federation-queue-backed-up": Seen(
+        says={"synapse_metrics.federation_queue": ("PDUs wait in Synapse's outbound federation queue",)}
+    ),
 }
 
 # Faults no check declares, each with the reason. Empty: every fault of the stack proves a check.

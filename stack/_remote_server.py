@@ -1,0 +1,165 @@
+"""A stand-in for another homeserver: joins one room on the reference Synapse, then takes its time
+over every transaction Synapse sends it, until told to answer promptly.
+
+Run as `python -m stack._remote_server STATE_DIR SYNAPSE_PORT ROOM_ID` by the `federation-queue-backed-up` fault.
+It serves HTTPS on 127.0.0.1 (a certificate for the address from the deployment's CA, which Synapse
+trusts for federation), so its server name is `127.0.0.1:<port>`, with its own ed25519 key at
+/_matrix/key/v2/server. It joins the room as a real server does (make_join, then send_join v2 with
+an event hashed and signed by Synapse's own helpers, every request X-Matrix signed), so Synapse
+counts it among the room's servers and sends it every event there.
+
+Then each transaction is answered only after HOLD_S, under Synapse's 60 s request timeout, so the
+destination never fails (a failure would start Synapse's catch-up, which empties the queue): a
+remote server that is slow, not down. Synapse keeps one transaction in flight per destination, and
+everything sent meanwhile waits in its outbound queue. SIGUSR1 makes it answer at once from then on
+(the heal), SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trustme
+from signedjson.key import encode_verify_key_base64, generate_signing_key, get_verify_key
+from signedjson.sign import sign_json
+from synapse.api.room_versions import KNOWN_ROOM_VERSIONS
+from synapse.crypto.event_signing import add_hashes_and_signatures
+from synapse.events import make_event_from_dict
+
+from stack._layout import Layout
+
+SYNAPSE_SERVER_NAME = "phenom.test"
+PEER_LOCALPART = "synthetics-peer"
+# Under Synapse's federation request timeout (federation.client_timeout, 60 s by default).
+HOLD_S = 50.0
+_TIMEOUT = httpx.Timeout(20.0)
+KEY = generate_signing_key(f"a_{secrets.token_hex(2)}")
+KEY_ID = f"ed25519:{KEY.version}"
+prompt = threading.Event()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_name = ""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/_matrix/key/v2/server"):
+            self._answer(200, _server_keys(self.server_name))
+        elif self.path.startswith("/_matrix/federation/v1/version"):
+            self._answer(200, {"server": {"name": "synthetics-remote", "version": "0"}})
+        else:
+            self._answer(404, {"errcode": "M_UNRECOGNIZED", "error": "not served here"})
+
+    def do_PUT(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if not self.path.startswith("/_matrix/federation/v1/send/"):
+            self._answer(404, {"errcode": "M_UNRECOGNIZED", "error": "not served here"})
+            return
+        prompt.wait(HOLD_S)
+        self._answer(200, {"pdus": {_event_id(pdu): {} for pdu in body.get("pdus") or []}})
+
+    def _answer(self, status: int, document: dict[str, Any]) -> None:
+        payload = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+def _event_id(pdu: dict[str, Any]) -> str:
+    # Room versions 3 and later name an event by its reference hash, which Synapse's helper computes.
+    room_version = KNOWN_ROOM_VERSIONS.get(str(pdu.get("room_version") or "10"), KNOWN_ROOM_VERSIONS["10"])
+    return str(make_event_from_dict(dict(pdu), room_version).event_id)
+
+
+def _server_keys(server_name: str) -> dict[str, Any]:
+    document = {
+        "server_name": server_name,
+        "valid_until_ts": int((time.time() + 3600) * 1000),
+        "verify_keys": {KEY_ID: {"key": encode_verify_key_base64(get_verify_key(KEY))}},
+        "old_verify_keys": {},
+    }
+    signed: dict[str, Any] = sign_json(document, server_name, KEY)
+    return signed
+
+
+def _authorization(origin: str, method: str, uri: str, content: Any = None) -> str:
+    request: dict[str, Any] = {"method": method, "uri": uri, "origin": origin, "destination": SYNAPSE_SERVER_NAME}
+    if content is not None:
+        request["content"] = content
+    signature = sign_json(request, origin, KEY)["signatures"][origin][KEY_ID]
+    return f'X-Matrix origin="{origin}",destination="{SYNAPSE_SERVER_NAME}",key="{KEY_ID}",sig="{signature}"'
+
+
+def _federation(client: httpx.Client, origin: str, method: str, uri: str, content: Any = None) -> dict[str, Any]:
+    headers = {"authorization": _authorization(origin, method, uri, content)}
+    response = client.request(method, uri, json=content, headers=headers)
+    if response.status_code != 200:
+        raise RuntimeError(f"{method} {uri.split('?')[0]} answered {response.status_code}: {response.text[:300]}")
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def join(synapse_url: str, origin: str, room_id: str) -> str:
+    """Join the room as @synthetics-peer on this server; the join event's id."""
+    user_id = f"@{PEER_LOCALPART}:{origin}"
+    room, user = urllib.parse.quote(room_id, safe=""), urllib.parse.quote(user_id, safe="")
+    versions = "&".join(f"ver={urllib.parse.quote(v)}" for v in KNOWN_ROOM_VERSIONS)
+    with httpx.Client(base_url=synapse_url, timeout=_TIMEOUT, trust_env=False) as client:
+        template = _federation(client, origin, "GET", f"/_matrix/federation/v1/make_join/{room}/{user}?{versions}")
+        room_version = KNOWN_ROOM_VERSIONS[str(template["room_version"])]
+        event: dict[str, Any] = dict(template["event"])
+        event["origin_server_ts"] = int(time.time() * 1000)
+        add_hashes_and_signatures(room_version, event, origin, KEY)
+        event_id = str(make_event_from_dict(dict(event), room_version).event_id)
+        quoted = urllib.parse.quote(event_id, safe="")
+        _federation(client, origin, "PUT", f"/_matrix/federation/v2/send_join/{room}/{quoted}", event)
+    return event_id
+
+
+def _tls_context(state_dir: Path) -> ssl.SSLContext:
+    layout = Layout(state_dir)
+    ca = trustme.CA.from_pem(layout.ca_pem.read_bytes(), layout.ca_key.read_bytes())
+    leaf = ca.issue_cert("127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    leaf.configure_cert(context)
+    return context
+
+
+def main(state_dir: Path, synapse_port: int, room_id: str) -> int:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.socket = _tls_context(state_dir).wrap_socket(server.socket, server_side=True)
+    origin = f"127.0.0.1:{server.server_address[1]}"
+    _Handler.server_name = origin
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    signal.signal(signal.SIGUSR1, lambda *_: prompt.set())
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        event_id = join(f"http://127.0.0.1:{synapse_port}", origin, room_id)
+    except (RuntimeError, httpx.HTTPError) as err:
+        print(f"could not join {room_id}: {err}", file=sys.stderr)
+        return 1
+    (state_dir / "remote-server.ready").write_text(json.dumps({"server_name": origin, "join": event_id}) + "\n")
+    print(f"{origin} joined {room_id} with {event_id}", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]))
