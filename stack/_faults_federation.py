@@ -8,8 +8,9 @@ synapse_federation_transaction_queue_pending_pdus, read back on the metrics list
 fault counts as injected. Nothing fails meanwhile (the remote answers each transaction before
 Synapse's timeout), so no destination is listed as failing: only the queue says so.
 
-Healing lets the remote answer at once (the queue drains), deletes the room with the admin API,
-and forgets the remote as the deployment never knew it, once Synapse has nothing left to send it.
+Healing lets the remote answer at once and leave the room (the queue drains), deletes the room with
+the admin API, and forgets the remote as the deployment never knew it, once Synapse has nothing left
+to send it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from stack._fault_types import Controls, Fault
 from stack._faults_metrics import _gauge
 from stack._faults_synapse import _call, _sql, forget_destination
 from stack._process import is_running, python_env, spawn, stop, wait_until
+from stack._remote_server import JOINED, LEFT
 
 QUEUE_FAULT = "federation-queue-backed-up"
 REMOTE = "remote-server"
@@ -69,7 +71,7 @@ def _create_room(controls: Controls) -> str:
 def _join_remote(controls: Controls, room_id: str) -> str:
     """Start the remote server, which joins the room; its server name."""
     layout, record = controls.layout, controls.record
-    ready = layout.root / "remote-server.ready"
+    ready = layout.root / JOINED
     ready.unlink(missing_ok=True)
     port = str(record.ports["synapse"])
     argv = [sys.executable, "-m", "stack._remote_server", str(layout.root), port, room_id]
@@ -149,16 +151,18 @@ def _unblock(controls: Controls) -> None:
     remote = record.processes.get(REMOTE)
     if is_running(remote):
         assert remote is not None
+        left = controls.layout.root / LEFT
         os.kill(remote.pid, signal.SIGUSR1)
-        # Answered at once, the remote takes the queue in transactions of 50 within seconds.
+        # Answering at once, it leaves the room: Synapse sends it nothing more from the room, nor
+        # the canary's leave when the room is deleted, and takes the queue in transactions of 50.
+        _settle("the remote server did not leave the room", lambda: left.exists() or not is_running(remote))
         _settle(f"{PENDING} did not drain", lambda: _pending(controls) == 0)
     if "room" in saved:
         _delete_room(controls, str(saved["room"]))
-        # The canary's leave goes out to the remote too, while it still answers.
-        _settle(f"{PENDING} did not drain after the room's deletion", lambda: _pending(controls) == 0)
     stop(record.processes.pop(REMOTE, None), grace_s=5)
     controls.save()
-    (controls.layout.root / "remote-server.ready").unlink(missing_ok=True)
+    for marker in (JOINED, LEFT):
+        (controls.layout.root / marker).unlink(missing_ok=True)
     if "destination" in saved:
         destination = str(saved["destination"])
         _forget_remote(controls, destination)

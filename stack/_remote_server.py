@@ -12,7 +12,7 @@ Then each transaction is answered only after HOLD_S, under Synapse's 60 s reques
 destination never fails (a failure would start Synapse's catch-up, which empties the queue): a
 remote server that is slow, not down. Synapse keeps one transaction in flight per destination, and
 everything sent meanwhile waits in its outbound queue. SIGUSR1 makes it answer at once from then on
-(the heal), SIGTERM stops it.
+and leave the room (the heal), SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ from stack._layout import Layout
 
 SYNAPSE_SERVER_NAME = "phenom.test"
 PEER_LOCALPART = "synthetics-peer"
+# Written into the state directory once it has joined the room, and once it has left it.
+JOINED = "remote-server.joined"
+LEFT = "remote-server.left"
 # Under Synapse's federation request timeout (federation.client_timeout, 60 s by default).
 HOLD_S = 50.0
 _TIMEOUT = httpx.Timeout(20.0)
@@ -50,6 +53,8 @@ prompt = threading.Event()
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Keep-alive, as Synapse expects of a server: with HTTP/1.0 it reuses a connection already closed.
+    protocol_version = "HTTP/1.1"
     server_name = ""
 
     def do_GET(self) -> None:
@@ -115,20 +120,22 @@ def _federation(client: httpx.Client, origin: str, method: str, uri: str, conten
     return document
 
 
-def join(synapse_url: str, origin: str, room_id: str) -> str:
-    """Join the room as @synthetics-peer on this server; the join event's id."""
+def membership(synapse_url: str, origin: str, room_id: str, kind: str) -> str:
+    """Join (`kind` "join") or leave ("leave") the room as @synthetics-peer on this server, as a server
+    does (make_<kind>, then send_<kind> v2 with the event hashed and signed); the event's id."""
     user_id = f"@{PEER_LOCALPART}:{origin}"
     room, user = urllib.parse.quote(room_id, safe=""), urllib.parse.quote(user_id, safe="")
     versions = "&".join(f"ver={urllib.parse.quote(v)}" for v in KNOWN_ROOM_VERSIONS)
     with httpx.Client(base_url=synapse_url, timeout=_TIMEOUT, trust_env=False) as client:
-        template = _federation(client, origin, "GET", f"/_matrix/federation/v1/make_join/{room}/{user}?{versions}")
+        made = f"/_matrix/federation/v1/make_{kind}/{room}/{user}" + (f"?{versions}" if kind == "join" else "")
+        template = _federation(client, origin, "GET", made)
         room_version = KNOWN_ROOM_VERSIONS[str(template["room_version"])]
         event: dict[str, Any] = dict(template["event"])
         event["origin_server_ts"] = int(time.time() * 1000)
         add_hashes_and_signatures(room_version, event, origin, KEY)
         event_id = str(make_event_from_dict(dict(event), room_version).event_id)
         quoted = urllib.parse.quote(event_id, safe="")
-        _federation(client, origin, "PUT", f"/_matrix/federation/v2/send_join/{room}/{quoted}", event)
+        _federation(client, origin, "PUT", f"/_matrix/federation/v2/send_{kind}/{room}/{quoted}", event)
     return event_id
 
 
@@ -150,13 +157,20 @@ def main(state_dir: Path, synapse_port: int, room_id: str) -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     signal.signal(signal.SIGUSR1, lambda *_: prompt.set())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    synapse_url = f"http://127.0.0.1:{synapse_port}"
     try:
-        event_id = join(f"http://127.0.0.1:{synapse_port}", origin, room_id)
+        event_id = membership(synapse_url, origin, room_id, "join")
+        (state_dir / JOINED).write_text(json.dumps({"server_name": origin, "join": event_id}) + "\n")
+        print(f"{origin} joined {room_id} with {event_id}", file=sys.stderr, flush=True)
+        while not prompt.wait(1.0):
+            pass
+        # Told to answer at once: it leaves the room too, so that Synapse has nothing more to send it.
+        event_id = membership(synapse_url, origin, room_id, "leave")
+        (state_dir / LEFT).write_text(json.dumps({"server_name": origin, "leave": event_id}) + "\n")
+        print(f"{origin} left {room_id} with {event_id}", file=sys.stderr, flush=True)
     except (RuntimeError, httpx.HTTPError) as err:
-        print(f"could not join {room_id}: {err}", file=sys.stderr)
+        print(f"{room_id}: {err}", file=sys.stderr)
         return 1
-    (state_dir / "remote-server.ready").write_text(json.dumps({"server_name": origin, "join": event_id}) + "\n")
-    print(f"{origin} joined {room_id} with {event_id}", file=sys.stderr, flush=True)
     while True:
         time.sleep(3600)
 
