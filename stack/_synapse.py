@@ -120,7 +120,7 @@ def _homeserver(layout: Layout, ports: SynapsePorts) -> dict[str, Any]:
         "background_updates": {"sleep_enabled": False},
         # Synapse retries a failed transaction 10 times over about 8 minutes before it backs off
         # from the destination; one quick retry shows a destination that fails within seconds. The
-        # deployment federates with nobody, so nothing else changes.
+        # deployment federates with nobody but the loopback servers of its faults, so nothing else changes.
         "federation": {"max_long_retries": 1, "max_long_retry_delay": "1s"},
         # The only other homeserver this one ever meets is the stand-in a fault runs on loopback
         # (stack/_remote_server.py). Synapse refuses loopback destinations by default, and for a
