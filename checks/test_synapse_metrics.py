@@ -1,7 +1,7 @@
 """Synapse's own metrics: the causes inside (a pool out of connections, slow transactions, stalled
-event processing, descriptors running out, the wrong version, a blocked reactor) that the outside
-checks see as their symptoms. Read from the metrics listener, which only a run from inside reaches
-(`homeserver.metrics_url`); skipped without it."""
+event processing, descriptors running out, the wrong version, a blocked reactor, a backed-up
+federation queue) that the outside checks see as their symptoms. Read from the metrics listener, which
+only a run from inside reaches (`homeserver.metrics_url`); skipped without it."""
 
 import pytest
 
@@ -103,3 +103,15 @@ def test_version_expected(synapse_metrics: SynapseMetrics, target: Target) -> No
 def test_reactor_tick(synapse_metrics: SynapseMetrics, target: Target) -> None:
     thresholds = target.thresholds
     must.keep_reactor_ticking(synapse_metrics, thresholds.reactor_tick_ms, thresholds.reactor_busy_percent)
+
+
+@check(
+    layer=Layer.METRICS,
+    severity=Severity.NORMAL,
+    detects=Mode.FEDERATION_BROKEN,
+    title="Few PDUs wait in the outbound federation queue",
+    needs=("synapse-metrics",),
+    proven_by=("federation-queue-backed-up",),
+)
+def test_federation_queue(synapse_metrics: SynapseMetrics, target: Target) -> None:
+    must.keep_federation_queue_short(synapse_metrics, target.thresholds.federation_pending_pdus)

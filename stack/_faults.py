@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stack import _faults_aws, _faults_db, _faults_dns, _faults_edge, _faults_metrics, _faults_synapse
+from stack import (
+    _faults_aws,
+    _faults_db,
+    _faults_dns,
+    _faults_edge,
+    _faults_federation,
+    _faults_metrics,
+    _faults_synapse,
+)
 from stack._errors import StackError
 from stack._fault_types import Controls, Fault, homeserver_config, restart_synapse_with
 
@@ -52,6 +60,7 @@ _ALL = (
     *_faults_edge.FAULTS,
     *_faults_synapse.FAULTS,
     *_faults_metrics.FAULTS,
+    *_faults_federation.FAULTS,
 )
 
 REGISTRY: dict[str, Fault] = {fault.name: fault for fault in _ALL}

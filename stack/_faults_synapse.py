@@ -173,7 +173,13 @@ def _forget_destination(controls: Controls) -> None:
     saved = controls.record.extra.get(DESTINATION_FAULT)
     if saved is None:
         return  # never injected (or already healed)
-    destination = str(saved["destination"])
+    forget_destination(controls, str(saved["destination"]))
+    del controls.record.extra[DESTINATION_FAULT]
+    controls.save()
+
+
+def forget_destination(controls: Controls, destination: str) -> None:
+    """Synapse forgets an outbound destination, as the healthy deployment, which knows none."""
     # What the sender would try again: the to-device messages queued for it.
     _sql(controls, "DELETE FROM device_federation_outbox WHERE destination = %s", (destination,))
     # Through the admin API, so Synapse's cached retry timings are reset with the row (400: nothing to reset).
@@ -184,8 +190,6 @@ def _forget_destination(controls: Controls) -> None:
     # The healthy deployment knows no destination at all.
     _sql(controls, "DELETE FROM destinations WHERE destination = %s", (destination,))
     _settle(f"{destination} is still listed", lambda: _listed(controls, destination) is None)
-    del controls.record.extra[DESTINATION_FAULT]
-    controls.save()
 
 
 # -- admin-api-unreachable, metrics-listener-down --------------------------------------------------

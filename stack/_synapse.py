@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import yaml
 from signedjson.key import generate_signing_key, write_signing_keys
+from synapse.config.server import DEFAULT_IP_RANGE_BLOCKLIST
 
 from stack._errors import StackError
 from stack._layout import Layout
@@ -119,8 +120,15 @@ def _homeserver(layout: Layout, ports: SynapsePorts) -> dict[str, Any]:
         "background_updates": {"sleep_enabled": False},
         # Synapse retries a failed transaction 10 times over about 8 minutes before it backs off
         # from the destination; one quick retry shows a destination that fails within seconds. The
-        # deployment federates with nobody, so nothing else changes.
+        # deployment federates with nobody but the loopback servers of its faults, so nothing else changes.
         "federation": {"max_long_retries": 1, "max_long_retry_delay": "1s"},
+        # The only other homeserver this one ever meets is the stand-in a fault runs on loopback
+        # (stack/_remote_server.py). Synapse refuses loopback destinations by default, and for a
+        # server name that is an address no whitelist lifts that, so federation alone (this option
+        # covers nothing else) gets Synapse's own default list without loopback. It trusts the
+        # deployment's own CA, which issues the stand-in's certificate, for federation alone too.
+        "federation_ip_range_blacklist": [block for block in DEFAULT_IP_RANGE_BLOCKLIST if block != "127.0.0.0/8"],
+        "federation_custom_ca_list": [str(layout.ca_pem)],
     }
 
 

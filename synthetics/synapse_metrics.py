@@ -1,6 +1,6 @@
 """Synapse's own metrics, read from its metrics listener: two scrapes a short interval apart, and what
 they say about the causes the outside only sees as symptoms (a pool out of connections, a stalled
-event processor, descriptors running out, a blocked reactor).
+event processor, descriptors running out, a blocked reactor, a backed-up federation queue).
 
 Pure code over the parsed samples (prometheus_client's parser), so every reading is tested without
 a network. Counters and histograms are read as the change between the two scrapes, as Prometheus's
@@ -40,6 +40,7 @@ FAMILIES = frozenset(
         "synapse_threadpool_max_threads",  # ...of the pool's cp_max
         "synapse_event_persisted_position",
         "synapse_event_processing_positions",
+        "synapse_federation_transaction_queue_pending_pdus",  # gauge: PDUs waiting to go to other servers
         "process_open_fds",
         "process_max_fds",
         "synapse_build_info",
@@ -253,6 +254,11 @@ class SynapseMetrics:
         if took is None or ticks is None:
             return None
         return ReactorTicks(ticks, took, self.interval_s, self.latest.total("python_twisted_reactor_last_seen"))
+
+    def pending_pdus(self) -> float | None:
+        """PDUs waiting in the outbound federation queues (every destination's) at the latest scrape,
+        the transactions in flight included; None when not exported."""
+        return self.latest.total("synapse_federation_transaction_queue_pending_pdus")
 
 
 def _change_by(first: Scrape, second: Scrape, name: str, key: str) -> Mapping[str, float]:

@@ -46,6 +46,7 @@ from synthetics.must._federation import (
 from synthetics.must._journeys import complete
 from synthetics.must._metrics import (
     keep_event_processing_current,
+    keep_federation_queue_short,
     keep_file_descriptors,
     keep_reactor_ticking,
     keep_transactions_fast,
@@ -85,6 +86,7 @@ __all__ = [
     "have_free_storage",
     "have_no_pending_background_updates",
     "keep_event_processing_current",
+    "keep_federation_queue_short",
     "keep_file_descriptors",
     "keep_reactor_ticking",
     "keep_registration_closed",

@@ -15,6 +15,7 @@ from synthetics.synapse_metrics import MIN_TRANSACTIONS, SynapseMetrics
 
 __all__ = [
     "keep_event_processing_current",
+    "keep_federation_queue_short",
     "keep_file_descriptors",
     "keep_reactor_ticking",
     "keep_transactions_fast",
@@ -161,3 +162,16 @@ def keep_reactor_ticking(metrics: SynapseMetrics, threshold_ms: float, threshold
     if over:
         raise fail(f"{measured}, over {' and '.join(over)}: {explains}")
     note(measured)
+
+
+def keep_federation_queue_short(metrics: SynapseMetrics, threshold_pdus: float) -> None:
+    """Outbound federation keeps up: few PDUs wait to be sent to other servers."""
+    __tracebackhide__ = True
+    pending = _exported(metrics.pending_pdus(), metrics, "synapse_federation_transaction_queue_pending_pdus")
+    if pending > threshold_pdus:
+        raise fail(
+            f"{pending:.0f} PDUs wait in Synapse's outbound federation queue ({metrics.url}), over the "
+            f"{threshold_pdus:g} of thresholds.federation_pending_pdus: outbound federation is backed up, so other "
+            "servers get this server's events late or not at all (which federation testers, looking inbound, "
+            "cannot see)"
+        )

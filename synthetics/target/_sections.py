@@ -175,6 +175,9 @@ class Thresholds:
     reactor_busy_percent: float = option(
         number(1, 100), default=50.0, doc="share of the interval Synapse's reactor spends in its ticks that is too much"
     )
+    federation_pending_pdus: float = option(
+        number(1, 1_000_000_000), default=1000.0, doc="PDUs that may wait in the outbound federation queue"
+    )
 
 
 @section

@@ -132,6 +132,10 @@ FAULT_SEEN: dict[str, Seen] = {
     "reactor-blocked": Seen(
         says={"synapse_metrics.reactor_tick": ("thresholds.reactor_busy_percent", "every endpoint answering slowly")}
     ),
+    # A slow destination fills the queue while none fails: only the queue check says so, naming the count.
+    "federation-queue-backed-up": Seen(
+        says={"synapse_metrics.federation_queue": ("PDUs wait in Synapse's outbound federation queue",)}
+    ),
 }
 
 # Faults no check declares, each with the reason. Empty: every fault of the stack proves a check.

@@ -247,3 +247,35 @@ def test_a_synapse_without_reactor_metrics_is_no_finding() -> None:
     assert read.reactor_ticks() is None
     with pytest.raises(pytest.skip.Exception, match="python_twisted_reactor_tick_time"):
         must.keep_reactor_ticking(read, 100, 50)
+
+
+def queue_page(pending: float | None) -> bytes:
+    """A page with the outbound federation queue's gauge (`None`: a Synapse that does not export it)."""
+    families: list[Metric] = [GaugeMetricFamily("process_open_fds", "", value=30.0)]
+    if pending is not None:
+        queue = GaugeMetricFamily("synapse_federation_transaction_queue_pending_pdus", "", labels=["server_name"])
+        queue.add_metric(["hs"], pending)
+        families.append(queue)
+    return exposition(families)
+
+
+def test_the_federation_queue_is_read_at_the_latest_scrape() -> None:
+    declared(Mode.FEDERATION_BROKEN)
+    read = metrics(queue_page(5), queue_page(1200))
+    assert read.pending_pdus() == 1200.0
+    with pytest.raises(
+        must.CheckFailed,
+        match=r"\[federation-broken\] 1200 PDUs wait in Synapse's outbound federation queue .*over the 1000 of "
+        r"thresholds\.federation_pending_pdus: .*other servers get this server's events late",
+    ):
+        must.keep_federation_queue_short(read, 1000)
+    # A queue that was long and has drained is no finding: only the latest scrape counts.
+    must.keep_federation_queue_short(metrics(queue_page(1200), queue_page(5)), 1000)
+
+
+def test_a_synapse_without_the_federation_queue_gauge_is_no_finding() -> None:
+    declared(Mode.FEDERATION_BROKEN)
+    read = metrics(queue_page(None), queue_page(None))
+    assert read.pending_pdus() is None
+    with pytest.raises(pytest.skip.Exception, match="exports no synapse_federation_transaction_queue_pending_pdus"):
+        must.keep_federation_queue_short(read, 1000)
