@@ -9,8 +9,8 @@ import httpx
 
 from stack import _postgres
 from stack._errors import StackError
-from stack._fault_types import Controls, Fault
-from stack._process import is_running, python_env, spawn, stop, wait_until
+from stack._fault_types import Controls, Fault, start_helper
+from stack._process import is_running, stop, wait_until
 from stack._synapse import SERVER_NAME
 
 HOLDER = "slot-holder"
@@ -66,20 +66,10 @@ def start_postgres(controls: Controls) -> None:
 def hold_slots(controls: Controls, *, spare_only: bool = False) -> None:
     """Every connection slot Synapse's role may use taken (see stack/_slot_holder.py): Synapse's own
     connections cut first, or, `spare_only`, left to it with no more to be had."""
-    layout, record = controls.layout, controls.record
-    if is_running(record.processes.get(HOLDER)):
+    if is_running(controls.record.processes.get(HOLDER)):
         return
-    ready = layout.root / "slot-holder.ready"
-    ready.unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "stack._slot_holder", str(layout.root), *(["--spare-only"] if spare_only else [])]
-    record.processes[HOLDER] = holder = spawn(
-        argv, log=layout.root / "slot-holder.log", cwd=layout.root, env=python_env()
-    )
-    controls.save()
-    if not wait_until(lambda: ready.exists() or not is_running(holder), timeout_s=READY_S):
-        raise StackError(f"the slot holder took no slots within {READY_S:.0f} s")
-    if not ready.exists():
-        raise StackError("the slot holder exited before holding any slot (see slot-holder.log)")
+    argv = [sys.executable, "-m", "stack._slot_holder", str(controls.layout.root)]
+    start_helper(controls, HOLDER, [*argv, *(["--spare-only"] if spare_only else [])], f"{HOLDER}.ready")
 
 
 def release_slots(controls: Controls) -> None:

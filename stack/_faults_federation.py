@@ -29,10 +29,10 @@ import httpx
 import psycopg2
 
 from stack._errors import StackError
-from stack._fault_types import Controls, Fault
+from stack._fault_types import Controls, Fault, start_helper
 from stack._faults_metrics import _gauge
 from stack._faults_synapse import _call, _sql, forget_destination
-from stack._process import is_running, python_env, spawn, stop, wait_until
+from stack._process import is_running, stop, wait_until
 from stack._remote_server import JOINED, LEFT
 
 QUEUE_FAULT = "federation-queue-backed-up"
@@ -70,20 +70,10 @@ def _create_room(controls: Controls) -> str:
 
 def _join_remote(controls: Controls, room_id: str) -> str:
     """Start the remote server, which joins the room; its server name."""
-    layout, record = controls.layout, controls.record
-    ready = layout.root / JOINED
-    ready.unlink(missing_ok=True)
-    port = str(record.ports["synapse"])
-    argv = [sys.executable, "-m", "stack._remote_server", str(layout.root), port, room_id]
-    record.processes[REMOTE] = remote = spawn(
-        argv, log=layout.root / "remote-server.log", cwd=layout.root, env=python_env()
-    )
-    controls.save()
-    if not wait_until(lambda: ready.exists() or not is_running(remote), timeout_s=READY_S):
-        raise StackError(f"the remote server did not join within {READY_S:.0f} s")
-    if not ready.exists():
-        raise StackError("the remote server exited before it joined (see remote-server.log)")
-    return str(json.loads(ready.read_text())["server_name"])
+    root = controls.layout.root
+    argv = [sys.executable, "-m", "stack._remote_server", str(root), str(controls.record.ports["synapse"]), room_id]
+    start_helper(controls, REMOTE, argv, JOINED, timeout_s=READY_S)
+    return str(json.loads((root / JOINED).read_text())["server_name"])
 
 
 def _send_events(controls: Controls, room_id: str) -> None:

@@ -24,11 +24,11 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from stack._errors import StackError
-from stack._fault_types import Controls, Fault, homeserver_config, restart_synapse_with
+from stack._fault_types import Controls, Fault, homeserver_config, restart_synapse_with, start_helper
 from stack._faults_db import POOL_SIZE, _wait_for_database, hold_slots, release_slots
 from stack._faults_synapse import _call
 from stack._lock_holder import ready_file
-from stack._process import ProcRef, is_running, python_env, spawn, stop, wait_until
+from stack._process import is_running, stop, wait_until
 from stack._users import CANARY_ROOM
 
 POOL_FAULT = "db-pool-saturated"
@@ -72,19 +72,6 @@ def _settle(what: str, condition: Callable[[], bool]) -> None:
         raise StackError(f"synapse: {what} within {SETTLE_S:.0f} s")
 
 
-def _start(controls: Controls, name: str, argv: list[str], ready: str) -> ProcRef:
-    layout, record = controls.layout, controls.record
-    marker = layout.root / ready
-    marker.unlink(missing_ok=True)
-    record.processes[name] = process = spawn(argv, log=layout.root / f"{name}.log", cwd=layout.root, env=python_env())
-    controls.save()
-    if not wait_until(lambda: marker.exists() or not is_running(process), timeout_s=READY_S):
-        raise StackError(f"the {name} was not ready within {READY_S:.0f} s")
-    if not marker.exists():
-        raise StackError(f"the {name} exited before it was ready (see {name}.log)")
-    return process
-
-
 # -- db-pool-saturated -----------------------------------------------------------------------------
 
 
@@ -102,7 +89,7 @@ def _saturate(controls: Controls) -> None:
         str(controls.layout.root),
         str(controls.record.ports["synapse"]),
     ]
-    _start(controls, SATURATOR, argv, "pool-saturator.ready")
+    start_helper(controls, SATURATOR, argv, "pool-saturator.ready")
     _settle("its connection pool did not fill", lambda: _busy_connections(controls) >= POOL_SIZE)
 
 
@@ -147,7 +134,7 @@ def _stall(controls: Controls) -> None:
         _settle(f"the {PROCESSOR} showed no position", lambda: _sender_position(controls) is not None)
     if not is_running(controls.record.processes.get(STALLER)):
         argv = [sys.executable, "-m", "stack._lock_holder", str(controls.layout.root), STALLED_TABLE]
-        _start(controls, STALLER, argv, ready_file(controls.layout.root, STALLED_TABLE).name)
+        start_helper(controls, STALLER, argv, ready_file(controls.layout.root, STALLED_TABLE).name)
     # One event for the sender to process: it stores its new position, and waits there on the lock.
     _send_event(controls)
     _settle(f"the {PROCESSOR} did not fall behind", lambda: _behind(controls) > 0)
@@ -198,7 +185,7 @@ def _lower_fd_limit(controls: Controls) -> None:
     controls.save()
     port = str(controls.record.ports["synapse"])
     argv = [sys.executable, "-m", "stack._fd_holder", str(controls.layout.root), port, str(FD_IDLE)]
-    _start(controls, FD_HOLDER, argv, "fd-holder.ready")
+    start_helper(controls, FD_HOLDER, argv, "fd-holder.ready")
     _settle("the idle connections did not show", lambda: (_gauge(controls, "process_open_fds") or 0) >= FD_IDLE)
     lowered = len(os.listdir(f"/proc/{pid}/fd")) + FD_SPARE
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowered, hard))

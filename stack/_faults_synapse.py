@@ -18,9 +18,9 @@ import httpx
 import psycopg2
 
 from stack._errors import StackError
-from stack._fault_types import Controls, Fault, homeserver_config, restart_synapse_with
+from stack._fault_types import Controls, Fault, homeserver_config, restart_synapse_with, start_helper
 from stack._postgres import credentials
-from stack._process import is_running, python_env, spawn, stop, wait_until
+from stack._process import is_running, stop, wait_until
 from stack._users import CANARY_USER_ID
 
 ADMIN_FAULT = "admin-api-unreachable"
@@ -100,17 +100,9 @@ def _start_update(controls: Controls) -> None:
         (UPDATE, UPDATE),
     )
     if not is_running(record.processes.get(HOLDER)):
-        ready = layout.root / "lock-holder.ready"
-        ready.unlink(missing_ok=True)
-        argv = [sys.executable, "-m", "stack._lock_holder", str(layout.root)]
-        record.processes[HOLDER] = holder = spawn(
-            argv, log=layout.root / "lock-holder.log", cwd=layout.root, env=python_env()
+        start_helper(
+            controls, HOLDER, [sys.executable, "-m", "stack._lock_holder", str(layout.root)], f"{HOLDER}.ready"
         )
-        controls.save()
-        if not wait_until(lambda: ready.exists() or not is_running(holder), timeout_s=15.0):
-            raise StackError("the lock holder took no lock within 15 s")
-        if not ready.exists():
-            raise StackError("the lock holder exited before locking (see lock-holder.log)")
     # Synapse's updater sleeps once its queue is empty; enabling it (it is enabled) wakes it up.
     woken = _call(controls, "POST", "/_synapse/admin/v1/background_updates/enabled", body={"enabled": True})
     if woken.status_code != 200:
