@@ -43,7 +43,8 @@ PENDING = "synapse_federation_transaction_queue_pending_pdus"
 # longer than a run of the suite takes.
 EVENTS = 1300
 QUEUED = 1000
-SENDERS = 4
+# Concurrent senders: Synapse takes 300 messages in 7.3 s from 4 at a time, in 4.9 s from 16 (measured here).
+SENDERS = 16
 READY_S = 30.0
 SEND_S = 120.0
 SETTLE_S = 60.0
