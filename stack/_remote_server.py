@@ -29,19 +29,21 @@ import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import trustme
 from signedjson.key import encode_verify_key_base64, generate_signing_key, get_verify_key
 from signedjson.sign import sign_json
 from signedjson.types import SigningKey
-from synapse.api.room_versions import KNOWN_ROOM_VERSIONS, RoomVersion
-from synapse.crypto.event_signing import add_hashes_and_signatures
-from synapse.events import make_event_from_dict
 
 from stack._layout import Layout
 from stack._synapse import SERVER_NAME as SYNAPSE_SERVER_NAME
+
+if TYPE_CHECKING:
+    from synapse.api.room_versions import RoomVersion
+# Synapse's own modules are imported where they are used: the fault that starts this server reads its
+# marker names from here, and loading Synapse costs every `python -m stack` call a second.
 
 PEER_LOCALPART = "synthetics-peer"
 # Written into the state directory once it has joined the room, and once it has left it.
@@ -102,6 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _event_id(pdu: dict[str, Any], room_version: RoomVersion) -> str:
+    from synapse.events import make_event_from_dict
+
     # Room versions 3 and later name an event by its reference hash, which Synapse's helper computes.
     return str(make_event_from_dict(dict(pdu), room_version).event_id)
 
@@ -140,6 +144,10 @@ def membership(synapse_url: str, server: _Server, room_id: str, kind: str) -> tu
     """Join (`kind` "join") or leave ("leave") the room as @synthetics-peer on this server, as a server
     does (make_<kind>, then send_<kind> v2 with the event hashed and signed): the event's id, and the
     room's version."""
+    from synapse.api.room_versions import KNOWN_ROOM_VERSIONS
+    from synapse.crypto.event_signing import add_hashes_and_signatures
+    from synapse.events import make_event_from_dict
+
     user_id = f"@{PEER_LOCALPART}:{server.name}"
     room, user = urllib.parse.quote(room_id, safe=""), urllib.parse.quote(user_id, safe="")
     versions = "&".join(f"ver={urllib.parse.quote(v)}" for v in KNOWN_ROOM_VERSIONS)

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import yaml
 from signedjson.key import generate_signing_key, write_signing_keys
-from synapse.config.server import DEFAULT_IP_RANGE_BLOCKLIST
 
 from stack._errors import StackError
 from stack._layout import Layout
@@ -72,6 +71,9 @@ def admin_listener(port: int) -> dict[str, Any]:
 
 
 def _homeserver(layout: Layout, ports: SynapsePorts) -> dict[str, Any]:
+    # Imported here, at `up` only: loading Synapse's config costs every `python -m stack` call a second.
+    from synapse.config.server import DEFAULT_IP_RANGE_BLOCKLIST
+
     return {
         "server_name": SERVER_NAME,
         "public_baseurl": PUBLIC_BASEURL,

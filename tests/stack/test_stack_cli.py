@@ -86,3 +86,17 @@ def test_every_fault_injects_and_heals_through_the_cli(deployment: Deployment) -
         healed = stack(state_dir, "heal", fault)
         assert healed.returncode == 0, (fault, healed.stderr)
     assert "faults: " in stack(state_dir, "status").stdout.splitlines()
+
+
+def test_the_cli_does_not_load_synapse() -> None:
+    # Loading Synapse's modules costs a second, paid by every `python -m stack` call and every helper
+    # process a fault starts; only `up` (the config) and the processes that act as a homeserver need them.
+    probe = "import sys, stack.__main__; print(sorted(m for m in sys.modules if m.startswith('synapse')))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout
